@@ -1,0 +1,104 @@
+# emsagent — hand-written Makefile. `make` builds, `make check` runs every
+# test, `make demo` scans the bundled samples, `make bench` measures.
+# Libraries come from pkg-config; scripts/install-deps.sh installs what is
+# missing on a fresh Debian machine (run automatically once, see .deps-ok).
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/emsagent
+MANDIR  ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC      ?= cc
+PKGS    := yaml-0.1 libhs libpcre2-8 json-c
+# Recursive (=) so pkg-config runs after .deps-ok has installed the packages.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
+
+WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Werror
+OPT     ?= -O2 -g
+CFLAGS  ?=
+ALL_CFLAGS = -std=gnu11 $(OPT) $(WARN) -Iinclude $(PKG_CFLAGS) \
+	-DEMSAGENT_DATADIR='"$(DATADIR)"' $(CFLAGS)
+LDLIBS  = $(PKG_LIBS) -lm
+
+B       := build
+AGENT_SRC := $(sort $(wildcard agent/*.c))
+LIB_SRC   := $(filter-out agent/main.c,$(AGENT_SRC))
+LIB_OBJ   := $(LIB_SRC:agent/%.c=$(B)/obj/%.o)
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+BIN       := $(B)/emsagent
+
+.PHONY: all check unit ruletests clitests demo bench asan fuzz install clean format format-check deps
+
+all: $(BIN)
+
+.deps-ok: scripts/install-deps.sh
+	@scripts/install-deps.sh
+	@touch $@
+
+deps:
+	@scripts/install-deps.sh
+
+$(B)/obj/%.o: agent/%.c $(wildcard include/emsagent/*.h) | .deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libemsagent.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(B)/obj/main.o $(B)/libemsagent.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libemsagent.a $(wildcard tests/unit/*.h) | .deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(B)/libemsagent.a $(LDLIBS) $(CMOCKA_LIBS)
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do \
+		echo "== $$t"; $$t || fail=1; \
+	done; exit $$fail
+
+ruletests: $(BIN)
+	$(BIN) rules check rules
+	$(BIN) rules test rules
+
+clitests: $(BIN)
+	@fail=0; for t in $(sort $(wildcard tests/cli/*.sh)); do \
+		echo "== $$t"; EMSAGENT=$(abspath $(BIN)) bash $$t || fail=1; \
+	done; exit $$fail
+
+check: .deps-ok all unit ruletests clitests
+	@echo "make check: all passed"
+
+demo: $(BIN)
+	@scripts/demo.sh $(BIN)
+
+bench: $(BIN)
+	@tests/bench/run.sh $(BIN)
+
+asan:
+	$(MAKE) B=build-asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \
+		LDFLAGS='-fsanitize=address,undefined' check
+
+fuzz: .deps-ok
+	@tests/fuzz/build.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/rules $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/emsagent
+	cd rules && find . -name '*.yaml' -exec install -D -m 0644 {} $(DESTDIR)$(DATADIR)/rules/{} \;
+	install -m 0644 doc/emsagent.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 doc/emsagent-rules.5 $(DESTDIR)$(MANDIR)/man5/
+
+format:
+	clang-format -i agent/*.c include/emsagent/*.h tests/unit/*.c
+
+format-check:
+	clang-format --dry-run --Werror agent/*.c include/emsagent/*.h tests/unit/*.c
+
+clean:
+	rm -rf $(B) build-asan

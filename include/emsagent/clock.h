@@ -1,0 +1,65 @@
+/*
+ * clock.h — where a line's time comes from (design §2, §7).
+ *
+ * Three modes, one interface: CLOCK_LIVE (the monotonic clock; line time is
+ * the time the bytes arrived), CLOCK_LOG (offline: timestamps found at the
+ * start of log lines), CLOCK_VIRTUAL (tests: time moves only when told, as
+ * rule tests do with "@+31m" marks).
+ *
+ * ts_parse_prefix recognises, at the start of a line and in this order:
+ * an ISO-8601 date-time ("2026-11-21T10:15:02.123Z", "2026-11-21 10:15:02",
+ * optional fraction and zone), or a syslog date ("Nov 21 10:15:02"), each
+ * followed by blanks; then optionally a printk stamp ("[   12.345678]").
+ * body is the offset after all of them and the blanks that follow: that is
+ * where "at: line-start" looks.
+ *
+ * In CLOCK_LOG mode line times never go backwards. A printk stamp counts
+ * from the start of its epoch: clock_new_epoch() tells the clock a new boot
+ * began, so the printk base is re-anchored to the last known time.
+ */
+#ifndef EMSAGENT_CLOCK_H
+#define EMSAGENT_CLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ts_prefix {
+	size_t body;
+	bool has_wall;	   /* ISO-8601 or syslog */
+	int64_t wall_ns;   /* ns since the Unix epoch, UTC (syslog: year from clock state or 1970) */
+	bool has_printk;
+	int64_t printk_ns; /* time since boot */
+};
+
+void ts_parse_prefix(const char *s, size_t len, struct ts_prefix *out);
+
+enum clock_mode { CLOCK_LIVE, CLOCK_LOG, CLOCK_VIRTUAL };
+
+struct clock {
+	enum clock_mode mode;
+	int64_t now;	/* last time handed out */
+	unsigned flags; /* LINE_TIME_KNOWN / LINE_TIME_WALL for `now` */
+	/* CLOCK_LOG state */
+	bool printk_anchored;
+	int64_t printk_base;
+	int64_t last_printk;
+};
+
+void clock_init(struct clock *c, enum clock_mode mode);
+/* CLOCK_MONOTONIC in ns. */
+int64_t clock_monotonic_ns(void);
+/* CLOCK_REALTIME in ns (for printing live event times). */
+int64_t clock_realtime_ns(void);
+/*
+ * Decides a line's time. p is the line's parsed prefix; feed_time/feed_flags
+ * are what the normaliser put in the line (live/virtual). Sets *t and *flags
+ * (LINE_TIME_KNOWN, LINE_TIME_WALL) and updates c->now.
+ */
+void clock_line(struct clock *c, const struct ts_prefix *p, int64_t feed_time, unsigned feed_flags,
+		int64_t *t, unsigned *flags);
+void clock_new_epoch(struct clock *c);
+/* CLOCK_VIRTUAL: move time forward by d ns (marks time as known). */
+void clock_advance(struct clock *c, int64_t d);
+
+#endif

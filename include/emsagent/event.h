@@ -1,0 +1,68 @@
+/*
+ * event.h — what the agent reports (design §8), and its two renderings:
+ * one JSON object per line (json-c does all escaping) and a readable line.
+ *
+ * An event is a view: every pointer in it borrows from the caller and is
+ * only valid during the callback that hands it over. Sinks that keep events
+ * render them first.
+ */
+#ifndef EMSAGENT_EVENT_H
+#define EMSAGENT_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "emsagent/ems.h"
+#include "emsagent/rules.h"
+
+enum event_kind {
+	EV_CONSOLE_CONNECTED,
+	EV_CONSOLE_DISCONNECTED,
+	EV_EPOCH_STARTED,
+	EV_RULE_PENDING,
+	EV_RULE_FIRED,
+	EV_RULE_RESOLVED,
+	EV_RULE_UNCERTAIN,
+	EV_EMS_MACHINE_INFO,
+	EV_EMS_BUGCHECK,
+	EV__COUNT
+};
+const char *event_kind_name(enum event_kind k);
+
+struct event {
+	enum event_kind kind;
+	int64_t time_ns;
+	unsigned time_flags; /* LINE_TIME_KNOWN / LINE_TIME_WALL */
+	const char *console; /* may be NULL */
+	const struct rule *rule;
+	const char *title; /* rendered title (rule events) */
+	unsigned epoch;
+	const char *marker; /* epoch.started: the marker's name */
+	uint64_t offset;    /* raw byte offset of the line that caused it */
+	uint64_t lineno;
+	const char *line; /* that line's text, may be NULL */
+	size_t line_len;
+	const struct kv *captures;
+	size_t ncaptures;
+	const char *reason; /* resolved / uncertain: why */
+	bool has_block;
+	const char *block; /* multi-line capture, lines joined by \n */
+	size_t block_len;
+	bool block_truncated;
+	const struct ems_record *ems;
+	int64_t held_ns; /* absent rules: how long the stage was held */
+	unsigned count;	 /* count rules: how many were counted */
+};
+
+/* Builds the JSON object (caller puts it). */
+struct json_object *event_to_json(const struct event *ev);
+/* One JSON object and a newline. */
+void event_write_json(const struct event *ev, FILE *out);
+/* One or more readable lines; colour when color is true. */
+void event_write_text(const struct event *ev, FILE *out, bool color);
+/* "2026-11-21T10:15:02.123Z" for wall times, "+123.456s" for relative ones, "-" when unknown. */
+void event_format_time(int64_t t, unsigned flags, char *out, size_t outsz);
+
+#endif
