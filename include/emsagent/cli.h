@@ -1,0 +1,33 @@
+/*
+ * cli.h — the subcommands' entry points (thin fronts over the modules) and
+ * what they share: finding the default rule pack, loading and compiling it.
+ *
+ * Exit statuses, for every subcommand: 0 success / nothing found, 1 findings
+ * (scan) or failed tests (rules test), 2 usage, input or rule errors.
+ */
+#ifndef EMSAGENT_CLI_H
+#define EMSAGENT_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "emsagent/match.h"
+#include "emsagent/rules.h"
+
+#define EXIT_FINDINGS 1
+#define EXIT_USAGE 2
+
+int cli_scan(int argc, char **argv);
+int cli_rules(int argc, char **argv);
+
+/* The pack used when no --rules is given: ./rules when run from a source
+ * tree (it holds base.yaml), else the installed one. */
+const char *cli_default_rules(void);
+/* Loads and compiles; prints diagnostics to stderr. Returns 0, or -1 (errors
+ * printed, nothing loaded). */
+int cli_load_rules(const char *const *paths, size_t n, struct ruleset *rs, struct match_db **db,
+		   bool print_warnings);
+/* Prints "emsagent CMD: message" to stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
