@@ -15,8 +15,11 @@
  *  - nocase, at: line-start, unless (same-line literals) are applied;
  *  - partial lines (LINE_PARTIAL) only produce hits for `partial: true`
  *    detectors;
- *  - captures are typed (int, hex → decimal text; enum → the table's value,
- *    or the raw text when the table has no entry).
+ *  - captures are typed: int → decimal text (a "0x" number is accepted),
+ *    hex → "0x%X" upper-case text (with or without "0x" in the input), both
+ *    with has_num/num when the text parses (else the raw text, has_num
+ *    false); enum → the table's value, or the raw text when the table has
+ *    no entry; str → the raw text. Values longer than fit are cut.
  * Not here: unless_near, block, when — those need history (engine).
  *
  * Lifecycle: match_compile(ruleset) → match_stream_new per console →
@@ -48,9 +51,9 @@ struct det_slot {
 #define MATCH_CAP_VALUE_MAX 256
 
 struct capture_val {
-	const char *name;		   /* the capture spec's name (owned by the ruleset) */
+	const char *name;                /* the capture spec's name (owned by the ruleset) */
 	char value[MATCH_CAP_VALUE_MAX]; /* typed, printable; cut to fit */
-	bool has_num;			   /* int / hex captures */
+	bool has_num;                    /* int / hex captures */
 	int64_t num;
 };
 
@@ -77,16 +80,27 @@ uint32_t match_db_rule_slot(const struct match_db *db, int rule, int det);
 size_t match_db_size(const struct match_db *db);
 
 typedef void (*match_line_fn)(void *ctx, const struct line *ln, const struct match_hit *hits, size_t nhits);
-typedef void (*match_ems_fn)(void *ctx, const struct ems_record *rec, const struct match_hit *hits, size_t nhits);
+typedef void (*match_ems_fn)(void *ctx, const struct ems_record *rec, const struct match_hit *hits,
+                             size_t nhits);
 
 struct match_stream *match_stream_new(const struct match_db *db, match_line_fn on_line, match_ems_fn on_ems,
-				      void *ctx);
+                                      void *ctx);
 void match_stream_free(struct match_stream *ms);
 /* Queues a copy of the line (its text too). */
 void match_push(struct match_stream *ms, const struct line *ln);
 /* Queues a copy of an EMS record, keeping it in order with the lines. */
 void match_push_ems(struct match_stream *ms, const struct ems_record *rec);
-/* Scans what is queued and makes the callbacks, in order. */
+/* Scans what is queued and makes the callbacks, in order. A callback may
+ * push more items; they are scanned within the same flush, after the others
+ * (after such a push its own ln->text may have moved: read it first).
+ * The line and hit pointers handed to a callback (captures too) are valid
+ * only during that call. */
 void match_flush(struct match_stream *ms);
+/* Caps the per-batch array of (line, literal) hits (default
+ * MATCH_HIT_CAP_DEFAULT, minimum 1). A line whose hits no longer fit is
+ * evaluated by plain search over every literal detector instead: memory stays
+ * bounded whatever the input. For tests and tuning. */
+#define MATCH_HIT_CAP_DEFAULT 8192
+void match_stream_set_hit_cap(struct match_stream *ms, size_t cap);
 
 #endif
