@@ -42,7 +42,7 @@ all: $(BIN)
 deps:
 	@scripts/install-deps.sh
 
-$(B)/obj/%.o: agent/%.c $(wildcard include/emsagent/*.h) | .deps-ok
+$(B)/obj/%.o: agent/%.c $(wildcard include/emsagent/*.h agent/*.h) | .deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

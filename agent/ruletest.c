@@ -130,7 +130,7 @@ void ruletest_run(const struct ruleset *rs, const struct match_db *db, const str
 	memset(res, 0, sizeof(*res));
 	res->passed = true;
 	struct collect c = {.rule = r};
-	enum clock_mode mode = CLOCK_VIRTUAL;
+	enum clock_mode mode = t->clock_log ? CLOCK_LOG : CLOCK_VIRTUAL;
 	struct pipeline *pl = pipeline_new(rs, db, mode, NULL, on_event, &c);
 	struct buf line = {0};
 	const char *in = t->input;

@@ -59,9 +59,9 @@ const char *det_op_name(enum det_op op);
 enum ems_det_kind { EMS_DET_BUGCHECK, EMS_DET_MACHINE_INFO };
 
 /* Special detector indexes in when references (besides 0..ndets-1). */
-#define DET_REF_NONE (-1)
+#define DET_REF_NONE       (-1)
 #define DET_REF_ANY_OUTPUT (-2) /* absent.of: any-output */
-#define DET_REF_EPOCH (-3)	/* "epoch": a new boot started (cross-epoch rules) */
+#define DET_REF_EPOCH      (-3) /* "epoch": a new boot started (cross-epoch rules) */
 
 struct detector {
 	char *name;
@@ -72,7 +72,7 @@ struct detector {
 	 * for the regex to be tried); given by `anchor:` or derived. */
 	char **lits;
 	size_t nlits;
-	char *regex;	     /* DET_REGEX: after macro expansion */
+	char *regex;         /* DET_REGEX: after macro expansion */
 	bool anchor_derived; /* anchor came from the regex itself */
 	/* DET_EMS */
 	enum ems_det_kind ems;
@@ -81,28 +81,28 @@ struct detector {
 	/* options */
 	bool nocase;
 	bool line_start; /* at: line-start — match must begin at line body */
-	bool partial;	 /* also try on partial (unterminated) lines */
+	bool partial;    /* also try on partial (unterminated) lines */
 	struct capture_spec *caps;
 	size_t ncaps;
 	char **unless; /* same-line suppression literals (nocase follows the detector) */
 	size_t nunless;
 	bool has_unless_near;
-	int unless_near_det;	       /* index in the rule's dets */
-	unsigned unless_near_lines;    /* within N lines before (0 = not by lines) */
-	int64_t unless_near_ns;	       /* or within a duration before (0 = not by time) */
+	int unless_near_det;        /* index in the rule's dets */
+	unsigned unless_near_lines; /* within N lines before (0 = not by lines) */
+	int64_t unless_near_ns;     /* or within a duration before (0 = not by time) */
 	bool has_block;
 	char **block_end; /* the block ends at a line containing one of these */
 	size_t nblock_end;
 	unsigned block_max_lines; /* default 200 */
-	int64_t block_max_ns;	  /* 0 = no time bound */
-	int index;		  /* position in its owner's array */
+	int64_t block_max_ns;     /* 0 = no time bound */
+	int index;                /* position in its owner's array */
 };
 
 enum when_kind { WHEN_ANY, WHEN_ALL, WHEN_SEQUENCE, WHEN_COUNT, WHEN_ABSENT };
 const char *when_kind_name(enum when_kind k);
 
 struct seq_step {
-	int det;	   /* detector index */
+	int det;           /* detector index */
 	int64_t within_ns; /* 0 = no bound (step 0 has none) */
 };
 
@@ -110,15 +110,15 @@ struct when {
 	enum when_kind kind;
 	int *of; /* any/all/count: detector indexes or DET_REF_EPOCH; any: n=0 means every detector */
 	size_t nof;
-	int64_t within_ns;   /* all / count window; 0 = the whole epoch */
+	int64_t within_ns;      /* all / count window; 0 = the whole epoch */
 	struct seq_step *steps; /* sequence */
 	size_t nsteps;
-	unsigned at_least;   /* count */
-	char *distinct;	     /* count: capture name whose distinct values are counted, or NULL */
-	int after;	     /* absent: detector that starts the timer */
-	int absent_of;	     /* absent: detector index or DET_REF_ANY_OUTPUT */
+	unsigned at_least;    /* count */
+	char *distinct;       /* count: capture name whose distinct values are counted, or NULL */
+	int after;            /* absent: detector that starts the timer */
+	int absent_of;        /* absent: detector index or DET_REF_ANY_OUTPUT */
 	bool absent_progress; /* absent: of: progress:DET — only a changed capture value counts */
-	int64_t for_ns;	     /* absent */
+	int64_t for_ns;       /* absent */
 	int *resolve_on;
 	size_t nresolve;
 	int64_t keep_firing_ns;
@@ -139,11 +139,11 @@ struct action {
 	enum action_on on;
 	int64_t delay_ns, cooldown_ns, timeout_ns;
 	unsigned max_per_epoch; /* 0 = unlimited */
-	char **argv;		/* exec */
+	char **argv;            /* exec */
 	size_t argc;
-	char *text;	 /* send: text with escapes; sac: command */
-	char *method;	 /* dump: auto|sac|nmi|sysrq */
-	char **require;	 /* capability names the console must have */
+	char *text;     /* send: text with escapes; sac: command */
+	char *method;   /* dump: auto|sac|nmi|sysrq */
+	char **require; /* capability names the console must have */
 	size_t nrequire;
 	struct src_loc loc;
 };
@@ -153,13 +153,14 @@ const char *test_expect_name(enum test_expect e);
 
 struct rule_test {
 	char *name;
-	char *input;	  /* lines; "@+DURATION" lines advance the virtual clock */
-	bool escapes;	  /* input uses \r \n \t \e \a \b \\ \xHH escapes */
+	char *input;    /* lines; "@+DURATION" lines advance the virtual clock */
+	bool escapes;   /* input uses \r \n \t \e \a \b \\ \xHH escapes */
+	bool clock_log; /* clock: log — time from the lines' own timestamps; no @+ marks */
 	enum test_expect expect;
-	int count;	  /* expected number of rule.fired events; -1 = not checked */
+	int count;           /* expected number of rule.fired events; -1 = not checked */
 	struct kv *captures; /* expected captures of the first fired event */
 	size_t ncaptures;
-	char *title;	  /* expected rendered title of the first fired event, or NULL */
+	char *title; /* expected rendered title of the first fired event, or NULL */
 	struct src_loc loc;
 };
 
