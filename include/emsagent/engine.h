@@ -51,5 +51,8 @@ void engine_finish(struct engine *e);
 unsigned engine_epoch(const struct engine *e);
 /* The most advanced state of any instance of a rule (tests, status). */
 enum rule_state engine_rule_state(const struct engine *e, int rule);
+/* Hits for a new group_by key that were dropped because the rule already had
+ * its 256 instances and none of them was idle. */
+uint64_t engine_dropped(const struct engine *e);
 
 #endif
