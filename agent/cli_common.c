@@ -30,7 +30,7 @@ void cli_error(const char *cmd, const char *fmt, ...)
 }
 
 int cli_load_rules(const char *const *paths, size_t n, struct ruleset *rs, struct match_db **db,
-		   bool print_warnings)
+                   bool print_warnings)
 {
 	struct diags d = {0};
 	int rc = rules_load(rs, paths, n, &d);

@@ -14,16 +14,16 @@
 static void rules_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: emsagent rules check [--werror] [DIR|FILE...]\n"
-		"       emsagent rules test [--rule ID] [-v] [DIR|FILE...]\n"
-		"       emsagent rules list [--json] [DIR|FILE...]\n\n"
-		"check  load, compile and lint the packs; errors as FILE:LINE:COL (exit 2),\n"
-		"       warnings too (exit 2 with --werror)\n"
-		"test   run every rule's embedded tests; ends with 'N passed, N failed'\n"
-		"       (exit 1 when any failed)\n"
-		"list   one line per rule: id, level, title\n\n"
-		"Without DIR: %s\n",
-		cli_default_rules());
+	        "usage: emsagent rules check [--werror] [DIR|FILE...]\n"
+	        "       emsagent rules test [--rule ID] [-v] [DIR|FILE...]\n"
+	        "       emsagent rules list [--json] [DIR|FILE...]\n\n"
+	        "check  load, compile and lint the packs; errors as FILE:LINE:COL (exit 2),\n"
+	        "       warnings too (exit 2 with --werror)\n"
+	        "test   run every rule's embedded tests; ends with 'N passed, N failed'\n"
+	        "       (exit 1 when any failed)\n"
+	        "list   one line per rule: id, level, title\n\n"
+	        "Without DIR: %s\n",
+	        cli_default_rules());
 }
 
 static int rules_check(const char *const *paths, size_t n, bool werror)
@@ -48,7 +48,7 @@ static int rules_check(const char *const *paths, size_t n, bool werror)
 	int status = 0;
 	if (rc < 0 || d.nerrors) {
 		fprintf(stderr, "emsagent rules check: %zu error%s, %zu warning%s\n", d.nerrors,
-			d.nerrors == 1 ? "" : "s", d.nwarnings, d.nwarnings == 1 ? "" : "s");
+		        d.nerrors == 1 ? "" : "s", d.nwarnings, d.nwarnings == 1 ? "" : "s");
 		status = EXIT_USAGE;
 	} else {
 		printf("%zu rules, %zu detectors, %zu epoch markers, %zu ignores, %zu tests; %zu warning%s\n",
@@ -85,8 +85,8 @@ static int rules_test(const char *const *paths, size_t n, const char *only, bool
 					printf("ok   %s: %s\n", r->id, t->name);
 			} else {
 				failed++;
-				printf("FAIL %s:%u:%u: %s: %s: %s\n", t->loc.file ? t->loc.file : "?", t->loc.line,
-				       t->loc.col, r->id, t->name, res.why);
+				printf("FAIL %s:%u:%u: %s: %s: %s\n", t->loc.file ? t->loc.file : "?",
+				       t->loc.line, t->loc.col, r->id, t->name, res.why);
 			}
 		}
 	}
@@ -113,12 +113,14 @@ static int rules_list(const char *const *paths, size_t n, bool json)
 			struct json_object *o = json_object_new_object();
 			json_object_object_add(o, "id", json_object_new_string(r->id));
 			json_object_object_add(o, "level", json_object_new_string(rule_level_name(r->level)));
-			json_object_object_add(o, "status", json_object_new_string(rule_status_name(r->status)));
+			json_object_object_add(o, "status",
+			                       json_object_new_string(rule_status_name(r->status)));
 			json_object_object_add(o, "os", json_object_new_string(rule_os_name(r->os)));
 			json_object_object_add(o, "title", json_object_new_string(r->title));
-			json_object_object_add(o, "file", json_object_new_string(r->loc.file ? r->loc.file : ""));
+			json_object_object_add(o, "file",
+			                       json_object_new_string(r->loc.file ? r->loc.file : ""));
 			puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								       JSON_C_TO_STRING_NOSLASHESCAPE));
+			                                           JSON_C_TO_STRING_NOSLASHESCAPE));
 			json_object_put(o);
 		} else {
 			printf("%-58s %-8s %s\n", r->id, rule_level_name(r->level), r->title);
@@ -141,9 +143,9 @@ int cli_rules(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	static const struct option longopts[] = {
-		{"werror", no_argument, NULL, 'W'}, {"rule", required_argument, NULL, 'R'},
-		{"verbose", no_argument, NULL, 'v'}, {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},   {NULL, 0, NULL, 0},
+	    {"werror", no_argument, NULL, 'W'},  {"rule", required_argument, NULL, 'R'},
+	    {"verbose", no_argument, NULL, 'v'}, {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},    {NULL, 0, NULL, 0},
 	};
 	bool werror = false, verbose = false, json = false;
 	const char *only = NULL;
@@ -173,7 +175,8 @@ int cli_rules(int argc, char **argv)
 			cli_error("rules", "option '%s' needs a value", argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
-			cli_error("rules", "unknown option '%s' for '%s' (try --help)", argv[optind - 1], sub);
+			cli_error("rules", "unknown option '%s' for '%s' (try --help)", argv[optind - 1],
+			          sub);
 			return EXIT_USAGE;
 		}
 	}

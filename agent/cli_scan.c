@@ -24,7 +24,7 @@ struct scan_opts {
 
 struct scan_state {
 	const struct scan_opts *o;
-	unsigned long findings;	 /* rule.fired at or above the level */
+	unsigned long findings;  /* rule.fired at or above the level */
 	unsigned long uncertain; /* rule.uncertain at or above the level */
 };
 
@@ -51,7 +51,7 @@ static void on_event(void *ctx, const struct event *ev)
 }
 
 static int scan_fd(int fd, const char *name, const struct ruleset *rs, const struct match_db *db,
-		   struct scan_state *st, char *buf)
+                   struct scan_state *st, char *buf)
 {
 	struct pipeline *p = pipeline_new(rs, db, CLOCK_LOG, name, on_event, st);
 	int rc = 0;
@@ -61,7 +61,7 @@ static int scan_fd(int fd, const char *name, const struct ruleset *rs, const str
 			if (errno == EINTR)
 				continue;
 			cli_error("scan", "%s: read error: %s (findings up to here are reported)", name,
-				  strerror(errno));
+			          strerror(errno));
 			rc = -1;
 			break;
 		}
@@ -77,27 +77,27 @@ static int scan_fd(int fd, const char *name, const struct ruleset *rs, const str
 static void scan_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: emsagent scan [OPTIONS] FILE...|-\n"
-		"Scans saved serial-console logs with the signature packs and prints findings.\n\n"
-		"  -r, --rules DIR    signature pack (file or directory; repeatable; default: %s)\n"
-		"  -j, --json         one JSON object per event and line (all event kinds)\n"
-		"  -l, --level L      report and count rules at or above L: info|low|medium|high|critical\n"
-		"                     (default: medium)\n"
-		"  -a, --all          text output: every event (epochs, pending, resolved, EMS records)\n"
-		"  -q, --quiet        print nothing; the exit status tells\n"
-		"      --color WHEN   auto|always|never (default auto: a terminal and no NO_COLOR)\n"
-		"  -h, --help         this text\n\n"
-		"exit status: 0 nothing fired at or above the level, 1 something did, 2 error\n",
-		cli_default_rules());
+	        "usage: emsagent scan [OPTIONS] FILE...|-\n"
+	        "Scans saved serial-console logs with the signature packs and prints findings.\n\n"
+	        "  -r, --rules DIR    signature pack (file or directory; repeatable; default: %s)\n"
+	        "  -j, --json         one JSON object per event and line (all event kinds)\n"
+	        "  -l, --level L      report and count rules at or above L: info|low|medium|high|critical\n"
+	        "                     (default: medium)\n"
+	        "  -a, --all          text output: every event (epochs, pending, resolved, EMS records)\n"
+	        "  -q, --quiet        print nothing; the exit status tells\n"
+	        "      --color WHEN   auto|always|never (default auto: a terminal and no NO_COLOR)\n"
+	        "  -h, --help         this text\n\n"
+	        "exit status: 0 nothing fired at or above the level, 1 something did, 2 error\n",
+	        cli_default_rules());
 }
 
 int cli_scan(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"rules", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
-		{"level", required_argument, NULL, 'l'}, {"all", no_argument, NULL, 'a'},
-		{"quiet", no_argument, NULL, 'q'},	 {"color", required_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},	 {NULL, 0, NULL, 0},
+	    {"rules", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
+	    {"level", required_argument, NULL, 'l'}, {"all", no_argument, NULL, 'a'},
+	    {"quiet", no_argument, NULL, 'q'},       {"color", required_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
 	};
 	struct scan_opts o = {.level = LEVEL_MEDIUM};
 	const char **rules = xcalloc((size_t)argc + 1, sizeof(*rules));
@@ -116,8 +116,9 @@ int cli_scan(int argc, char **argv)
 			break;
 		case 'l':
 			if (rule_level_parse(optarg, &o.level) < 0) {
-				cli_error("scan", "--level: unknown level '%s' (info, low, medium, high, critical)",
-					  optarg);
+				cli_error("scan",
+				          "--level: unknown level '%s' (info, low, medium, high, critical)",
+				          optarg);
 				free(rules);
 				return EXIT_USAGE;
 			}
@@ -136,7 +137,8 @@ int cli_scan(int argc, char **argv)
 			else if (strcmp(optarg, "auto") == 0)
 				color = -1;
 			else {
-				cli_error("scan", "--color: expected auto, always or never, not '%s'", optarg);
+				cli_error("scan", "--color: expected auto, always or never, not '%s'",
+				          optarg);
 				free(rules);
 				return EXIT_USAGE;
 			}

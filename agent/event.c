@@ -12,15 +12,15 @@
 #include "emsagent/util.h"
 
 static const char *const kind_names[EV__COUNT] = {
-	[EV_CONSOLE_CONNECTED] = "console.connected",
-	[EV_CONSOLE_DISCONNECTED] = "console.disconnected",
-	[EV_EPOCH_STARTED] = "epoch.started",
-	[EV_RULE_PENDING] = "rule.pending",
-	[EV_RULE_FIRED] = "rule.fired",
-	[EV_RULE_RESOLVED] = "rule.resolved",
-	[EV_RULE_UNCERTAIN] = "rule.uncertain",
-	[EV_EMS_MACHINE_INFO] = "ems.machine_info",
-	[EV_EMS_BUGCHECK] = "ems.bugcheck",
+    [EV_CONSOLE_CONNECTED] = "console.connected",
+    [EV_CONSOLE_DISCONNECTED] = "console.disconnected",
+    [EV_EPOCH_STARTED] = "epoch.started",
+    [EV_RULE_PENDING] = "rule.pending",
+    [EV_RULE_FIRED] = "rule.fired",
+    [EV_RULE_RESOLVED] = "rule.resolved",
+    [EV_RULE_UNCERTAIN] = "rule.uncertain",
+    [EV_EMS_MACHINE_INFO] = "ems.machine_info",
+    [EV_EMS_BUGCHECK] = "ems.bugcheck",
 };
 
 const char *event_kind_name(enum event_kind k)
@@ -94,9 +94,10 @@ static struct json_object *machine_info_json(const struct ems_machine_info *mi)
 	struct {
 		const char *k, *v;
 	} f[] = {
-		{"name", mi->name},	    {"guid", mi->guid},		{"arch", mi->arch},
-		{"os_version", mi->os_version}, {"os_build", mi->os_build}, {"os_product", mi->os_product},
-		{"os_sp", mi->os_sp},
+	    {"name", mi->name},         {"guid", mi->guid},
+	    {"arch", mi->arch},         {"os_version", mi->os_version},
+	    {"os_build", mi->os_build}, {"os_product", mi->os_product},
+	    {"os_sp", mi->os_sp},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(f); i++)
 		if (f[i].v[0])
@@ -113,7 +114,8 @@ struct json_object *event_to_json(const struct event *ev)
 			event_format_time(ev->time_ns, ev->time_flags, tbuf, sizeof(tbuf));
 			put_str(o, "time", tbuf);
 		} else {
-			json_object_object_add(o, "uptime", json_object_new_double((double)ev->time_ns / 1e9));
+			json_object_object_add(o, "uptime",
+			                       json_object_new_double((double)ev->time_ns / 1e9));
 		}
 	}
 	put_str(o, "console", ev->console);
@@ -165,8 +167,8 @@ struct json_object *event_to_json(const struct event *ev)
 		put_str(o, "summary", ev->rule->summary);
 		struct json_object *rem = json_object_new_array();
 		for (size_t i = 0; i < ev->rule->nremediation; i++)
-			json_object_array_add(rem, json_text(ev->rule->remediation[i],
-							     strlen(ev->rule->remediation[i])));
+			json_object_array_add(
+			    rem, json_text(ev->rule->remediation[i], strlen(ev->rule->remediation[i])));
 		json_object_object_add(o, "remediation", rem);
 	}
 	return o;
@@ -175,7 +177,8 @@ struct json_object *event_to_json(const struct event *ev)
 void event_write_json(const struct event *ev, FILE *out)
 {
 	struct json_object *o = event_to_json(ev);
-	fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), out);
+	fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	      out);
 	fputc('\n', out);
 	json_object_put(o);
 }
@@ -189,7 +192,9 @@ static void write_safe(FILE *out, const char *s, size_t n)
 		if (c == '\t' || (c >= 0x20 && c != 0x7F && c < 0x80))
 			fputc(c, out);
 		else if (c >= 0x80)
-			fputc(c, out); /* UTF-8 text is kept; C1 controls cannot appear as single bytes in UTF-8 */
+			fputc(
+			    c,
+			    out); /* UTF-8 text is kept; C1 controls cannot appear as single bytes in UTF-8 */
 		else
 			fprintf(out, "\\x%02x", c);
 	}
@@ -249,7 +254,7 @@ void event_write_text(const struct event *ev, FILE *out, bool color)
 	fputc('\n', out);
 	if (ev->line && ev->line_len && ev->kind != EV_EPOCH_STARTED) {
 		fprintf(out, "    line %llu, offset %llu: ", (unsigned long long)ev->lineno,
-			(unsigned long long)ev->offset);
+		        (unsigned long long)ev->offset);
 		write_safe(out, ev->line, ev->line_len > 200 ? 200 : ev->line_len);
 		fputc('\n', out);
 	}

@@ -19,9 +19,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"scan", cli_scan, "[--rules DIR]... [--json] [--level L] FILE...|-",
-	 "scan saved console logs with the signature packs"},
-	{"rules", cli_rules, "check|test|list [DIR...]", "validate, test or list signature packs"},
+    {"scan", cli_scan, "[--rules DIR]... [--json] [--level L] FILE...|-",
+     "scan saved console logs with the signature packs"},
+    {"rules", cli_rules, "check|test|list [DIR...]", "validate, test or list signature packs"},
 };
 
 static void usage(FILE *out)
@@ -30,7 +30,7 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-6s %-48s %s\n", commands[i].name, commands[i].args, commands[i].help);
 	fprintf(out, "\n'emsagent COMMAND --help' for a command's options.\n"
-		     "exit status: 0 ok, 1 findings or failed tests, 2 usage or input errors\n");
+	             "exit status: 0 ok, 1 findings or failed tests, 2 usage or input errors\n");
 }
 
 int main(int argc, char **argv)

@@ -52,7 +52,7 @@ static void on_match_ems(void *ctx, const struct ems_record *rec, const struct m
 }
 
 struct pipeline *pipeline_new(const struct ruleset *rs, const struct match_db *db, enum clock_mode mode,
-			      const char *console, engine_event_fn fn, void *ctx)
+                              const char *console, engine_event_fn fn, void *ctx)
 {
 	struct pipeline *p = xcalloc(1, sizeof(*p));
 	clock_init(&p->clock, mode);

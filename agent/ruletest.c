@@ -34,9 +34,10 @@ static void on_event(void *ctx, const struct event *ev)
 			snprintf(c->first_title, sizeof(c->first_title), "%s", ev->title ? ev->title : "");
 			for (size_t i = 0; i < ev->ncaptures && c->ncaps < ARRAY_LEN(c->caps); i++) {
 				size_t k = c->ncaps++;
-				snprintf(c->cap_store[k][0], sizeof(c->cap_store[k][0]), "%s", ev->captures[i].key);
+				snprintf(c->cap_store[k][0], sizeof(c->cap_store[k][0]), "%s",
+				         ev->captures[i].key);
 				snprintf(c->cap_store[k][1], sizeof(c->cap_store[k][1]), "%s",
-					 ev->captures[i].value);
+				         ev->captures[i].value);
 				c->caps[k].key = c->cap_store[k][0];
 				c->caps[k].value = c->cap_store[k][1];
 			}
@@ -72,16 +73,33 @@ int ruletest_unescape(const char *s, size_t n, struct buf *out, size_t *bad)
 		}
 		char e = s[++i];
 		switch (e) {
-		case 'r': buf_putc(out, '\r'); break;
-		case 'n': buf_putc(out, '\n'); break;
-		case 't': buf_putc(out, '\t'); break;
-		case 'e': buf_putc(out, '\033'); break;
-		case 'a': buf_putc(out, '\a'); break;
-		case 'b': buf_putc(out, '\b'); break;
-		case '0': buf_putc(out, '\0'); break;
-		case '\\': buf_putc(out, '\\'); break;
+		case 'r':
+			buf_putc(out, '\r');
+			break;
+		case 'n':
+			buf_putc(out, '\n');
+			break;
+		case 't':
+			buf_putc(out, '\t');
+			break;
+		case 'e':
+			buf_putc(out, '\033');
+			break;
+		case 'a':
+			buf_putc(out, '\a');
+			break;
+		case 'b':
+			buf_putc(out, '\b');
+			break;
+		case '0':
+			buf_putc(out, '\0');
+			break;
+		case '\\':
+			buf_putc(out, '\\');
+			break;
 		case 'x':
-			if (i + 2 < n && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
+			if (i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+			    isxdigit((unsigned char)s[i + 2])) {
 				char hex[3] = {s[i + 1], s[i + 2], 0};
 				buf_putc(out, (char)strtol(hex, NULL, 16));
 				i += 2;
@@ -125,7 +143,7 @@ static void fail(struct ruletest_result *res, const char *fmt, ...)
 }
 
 void ruletest_run(const struct ruleset *rs, const struct match_db *db, const struct rule *r,
-		  const struct rule_test *t, struct ruletest_result *res)
+                  const struct rule_test *t, struct ruletest_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->passed = true;
@@ -181,8 +199,8 @@ void ruletest_run(const struct ruleset *rs, const struct match_db *db, const str
 	switch (t->expect) {
 	case EXPECT_FIRE:
 		if (c.fired == 0)
-			fail(res, "expected fire, got no rule.fired (%u uncertain, state %s at end)", c.uncertain,
-			     st);
+			fail(res, "expected fire, got no rule.fired (%u uncertain, state %s at end)",
+			     c.uncertain, st);
 		else if (t->count >= 0 && c.fired != (unsigned)t->count)
 			fail(res, "expected %d rule.fired, got %u", t->count, c.fired);
 		break;
@@ -201,13 +219,15 @@ void ruletest_run(const struct ruleset *rs, const struct match_db *db, const str
 		break;
 	case EXPECT_RESOLVED:
 		if (!c.fired || !c.resolved_after_fire)
-			fail(res, "expected fired then resolved, got %u fired, %u resolved", c.fired, c.resolved);
+			fail(res, "expected fired then resolved, got %u fired, %u resolved", c.fired,
+			     c.resolved);
 		break;
 	}
 	if (!res->passed)
 		return;
 	if (t->title && (!c.have_first || strcmp(t->title, c.first_title) != 0)) {
-		fail(res, "expected title \"%s\", got \"%s\"", t->title, c.have_first ? c.first_title : "(none)");
+		fail(res, "expected title \"%s\", got \"%s\"", t->title,
+		     c.have_first ? c.first_title : "(none)");
 		return;
 	}
 	for (size_t i = 0; i < t->ncaptures; i++) {

@@ -117,7 +117,7 @@ void buf_free(struct buf *b)
 }
 
 void diags_vadd(struct diags *d, enum diag_sev sev, const char *file, unsigned line, unsigned col,
-		const char *fmt, va_list ap)
+                const char *fmt, va_list ap)
 {
 	xgrow((void **)&d->v, &d->cap, d->n + 1, sizeof(*d->v));
 	struct diag *g = &d->v[d->n++];
@@ -134,7 +134,7 @@ void diags_vadd(struct diags *d, enum diag_sev sev, const char *file, unsigned l
 }
 
 void diags_add(struct diags *d, enum diag_sev sev, const char *file, unsigned line, unsigned col,
-	       const char *fmt, ...)
+               const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -148,7 +148,8 @@ void diags_print(const struct diags *d, FILE *out)
 		const struct diag *g = &d->v[i];
 		const char *sev = g->sev == DIAG_ERROR ? "error" : "warning";
 		if (g->file && g->line)
-			fprintf(out, "%s:%u:%u: %s: %s\n", g->file, g->line, g->col ? g->col : 1, sev, g->msg);
+			fprintf(out, "%s:%u:%u: %s: %s\n", g->file, g->line, g->col ? g->col : 1, sev,
+			        g->msg);
 		else if (g->file)
 			fprintf(out, "%s: %s: %s\n", g->file, sev, g->msg);
 		else

@@ -15,7 +15,7 @@
 #include "emsagent/rules.h"
 
 #define EXIT_FINDINGS 1
-#define EXIT_USAGE 2
+#define EXIT_USAGE    2
 
 int cli_scan(int argc, char **argv);
 int cli_rules(int argc, char **argv);
@@ -26,7 +26,7 @@ const char *cli_default_rules(void);
 /* Loads and compiles; prints diagnostics to stderr. Returns 0, or -1 (errors
  * printed, nothing loaded). */
 int cli_load_rules(const char *const *paths, size_t n, struct ruleset *rs, struct match_db **db,
-		   bool print_warnings);
+                   bool print_warnings);
 /* Prints "emsagent CMD: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -35,7 +35,7 @@ enum rule_state { RULE_IDLE, RULE_PENDING, RULE_FIRING };
 struct engine;
 
 struct engine *engine_new(const struct ruleset *rs, const struct match_db *db, const char *console,
-			  engine_event_fn fn, void *ctx);
+                          engine_event_fn fn, void *ctx);
 void engine_free(struct engine *e);
 /* Every line, in order, with its hits (possibly none). */
 void engine_line(struct engine *e, const struct line *ln, const struct match_hit *hits, size_t nhits);

@@ -53,7 +53,7 @@ struct event {
 	bool block_truncated;
 	const struct ems_record *ems;
 	int64_t held_ns; /* absent rules: how long the stage was held */
-	unsigned count;	 /* count rules: how many were counted */
+	unsigned count;  /* count rules: how many were counted */
 };
 
 /* Builds the JSON object (caller puts it). */

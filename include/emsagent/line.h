@@ -14,9 +14,9 @@
 #include <stdint.h>
 
 enum line_flags {
-	LINE_PARTIAL = 1u << 0,	 /* no newline yet: offered after idle time or at end of input */
-	LINE_CUT = 1u << 1,	 /* cut at the length cap; the rest follows as another line */
-	LINE_CONT = 1u << 2,	 /* the continuation of a cut line */
+	LINE_PARTIAL = 1u << 0,    /* no newline yet: offered after idle time or at end of input */
+	LINE_CUT = 1u << 1,        /* cut at the length cap; the rest follows as another line */
+	LINE_CONT = 1u << 2,       /* the continuation of a cut line */
 	LINE_TIME_KNOWN = 1u << 3, /* time_ns is meaningful (live clock, log timestamp, virtual) */
 	LINE_TIME_WALL = 1u << 4,  /* time_ns is ns since the Unix epoch (else relative) */
 };
@@ -26,7 +26,7 @@ enum line_flags {
 struct line {
 	const char *text;
 	size_t len;
-	size_t body;	 /* offset in text after timestamp / printk prefixes ("line start") */
+	size_t body;     /* offset in text after timestamp / printk prefixes ("line start") */
 	uint64_t offset; /* byte offset in the raw input where the line began */
 	uint64_t lineno; /* 1-based count of lines produced (partials not counted) */
 	int64_t time_ns;

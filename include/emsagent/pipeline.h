@@ -24,7 +24,7 @@
 struct pipeline;
 
 struct pipeline *pipeline_new(const struct ruleset *rs, const struct match_db *db, enum clock_mode mode,
-			      const char *console, engine_event_fn fn, void *ctx);
+                              const char *console, engine_event_fn fn, void *ctx);
 void pipeline_free(struct pipeline *p);
 /* now: the live or virtual time of these bytes (ignored in CLOCK_LOG). */
 void pipeline_feed(struct pipeline *p, const void *buf, size_t len, int64_t now);

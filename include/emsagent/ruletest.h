@@ -24,7 +24,7 @@ struct ruletest_result {
 
 /* Runs one test of rule r. */
 void ruletest_run(const struct ruleset *rs, const struct match_db *db, const struct rule *r,
-		  const struct rule_test *t, struct ruletest_result *res);
+                  const struct rule_test *t, struct ruletest_result *res);
 
 /* Decodes \r \n \t \e \a \b \0 \\ \xHH in s[0..n) into out; returns -1 on a
  * bad escape (offset of it in *bad). */

@@ -15,8 +15,8 @@
 #include <stdio.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define NS_PER_SEC INT64_C(1000000000)
-#define NS_PER_MS INT64_C(1000000)
+#define NS_PER_SEC   INT64_C(1000000000)
+#define NS_PER_MS    INT64_C(1000000)
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
@@ -42,7 +42,7 @@ void buf_free(struct buf *b);
 enum diag_sev { DIAG_ERROR, DIAG_WARNING };
 struct diag {
 	enum diag_sev sev;
-	char *file; /* may be NULL */
+	char *file;         /* may be NULL */
 	unsigned line, col; /* 1-based; 0 = unknown */
 	char *msg;
 };
@@ -52,9 +52,9 @@ struct diags {
 	size_t nerrors, nwarnings;
 };
 void diags_add(struct diags *d, enum diag_sev sev, const char *file, unsigned line, unsigned col,
-	       const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+               const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void diags_vadd(struct diags *d, enum diag_sev sev, const char *file, unsigned line, unsigned col,
-		const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+                const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 /* Prints "file:line:col: error: msg" lines, one per diagnostic. */
 void diags_print(const struct diags *d, FILE *out);
 void diags_free(struct diags *d);

@@ -45,20 +45,20 @@ static void test_json_fields(void **state)
 	/* 2026-11-21T10:15:02.123Z */
 	int64_t t = INT64_C(1795256102) * NS_PER_SEC + 123 * NS_PER_MS;
 	struct event ev = {
-		.kind = EV_RULE_FIRED,
-		.time_ns = t,
-		.time_flags = LINE_TIME_KNOWN | LINE_TIME_WALL,
-		.console = "vm1",
-		.rule = &r,
-		.title = "Hung for 31m",
-		.epoch = 3,
-		.offset = 123456,
-		.lineno = 42,
-		.line = "Preparing \"to\" configure\x01 \xff\xfe Windows",
-		.line_len = strlen("Preparing \"to\" configure\x01 \xff\xfe Windows"),
-		.captures = caps,
-		.ncaptures = 1,
-		.held_ns = 31 * 60 * NS_PER_SEC,
+	    .kind = EV_RULE_FIRED,
+	    .time_ns = t,
+	    .time_flags = LINE_TIME_KNOWN | LINE_TIME_WALL,
+	    .console = "vm1",
+	    .rule = &r,
+	    .title = "Hung for 31m",
+	    .epoch = 3,
+	    .offset = 123456,
+	    .lineno = 42,
+	    .line = "Preparing \"to\" configure\x01 \xff\xfe Windows",
+	    .line_len = strlen("Preparing \"to\" configure\x01 \xff\xfe Windows"),
+	    .captures = caps,
+	    .ncaptures = 1,
+	    .held_ns = 31 * 60 * NS_PER_SEC,
 	};
 	char *s = render(&ev, true, false);
 	assert_non_null(strchr(s, '\n'));
@@ -98,11 +98,11 @@ static void test_json_fields(void **state)
 static void test_json_relative_and_ems(void **state)
 {
 	(void)state;
-	struct ems_record rec = {.kind = EMS_BUGCHECK, .has_stopcode = true, .stopcode = 0xE2,
-				 .has_machine_info = true};
+	struct ems_record rec = {
+	    .kind = EMS_BUGCHECK, .has_stopcode = true, .stopcode = 0xE2, .has_machine_info = true};
 	snprintf(rec.mi.name, sizeof(rec.mi.name), "WIN-SRV1");
-	struct event ev = {.kind = EV_EMS_BUGCHECK, .time_ns = 12 * NS_PER_SEC, .time_flags = LINE_TIME_KNOWN,
-			   .ems = &rec};
+	struct event ev = {
+	    .kind = EV_EMS_BUGCHECK, .time_ns = 12 * NS_PER_SEC, .time_flags = LINE_TIME_KNOWN, .ems = &rec};
 	char *s = render(&ev, true, false);
 	struct json_object *o = json_tokener_parse(s);
 	assert_non_null(o);
@@ -124,8 +124,12 @@ static void test_text_is_terminal_safe(void **state)
 {
 	(void)state;
 	struct rule r = sample_rule();
-	struct event ev = {.kind = EV_RULE_FIRED, .rule = &r, .title = "evil \033]0;pwned\a title",
-			   .line = "a\033[2Jb", .line_len = 6, .lineno = 7};
+	struct event ev = {.kind = EV_RULE_FIRED,
+	                   .rule = &r,
+	                   .title = "evil \033]0;pwned\a title",
+	                   .line = "a\033[2Jb",
+	                   .line_len = 6,
+	                   .lineno = 7};
 	char *s = render(&ev, false, false);
 	assert_null(strchr(s, '\033'));
 	assert_null(strchr(s, '\a'));
@@ -155,10 +159,10 @@ static void test_time_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_json_fields),
-		cmocka_unit_test(test_json_relative_and_ems),
-		cmocka_unit_test(test_text_is_terminal_safe),
-		cmocka_unit_test(test_time_format),
+	    cmocka_unit_test(test_json_fields),
+	    cmocka_unit_test(test_json_relative_and_ems),
+	    cmocka_unit_test(test_text_is_terminal_safe),
+	    cmocka_unit_test(test_time_format),
 	};
 	return cmocka_run_group_tests_name("event", tests, NULL, NULL);
 }

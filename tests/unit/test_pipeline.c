@@ -14,62 +14,62 @@
 #include "emsagent/util.h"
 
 static const char pack[] =
-	"schema: emsagent/v1\n"
-	"kind: epochs\n"
-	"epochs:\n"
-	"  - {name: firmware, stage: 10, match: {contains: [\"SeaBIOS (version\"]}}\n"
-	"  - {name: linux, stage: 30, match: {prefix: \"Linux version \"}}\n"
-	"  - {name: sac, stage: 40, match: {contains: [\"SAC started and initialized\"]}}\n"
-	"---\n"
-	"schema: emsagent/v1\n"
-	"id: t-panic\n"
-	"title: \"panic: {reason}\"\n"
-	"level: critical\n"
-	"match:\n"
-	"  p: {regex: 'Kernel panic - not syncing: (?<reason>.{1,100})', anchor: 'Kernel panic - not syncing', "
-	"capture: {reason: str}, block: {end: '---[ end Kernel panic', max_lines: 50}}\n"
-	"---\n"
-	"schema: emsagent/v1\n"
-	"id: t-bugcheck\n"
-	"title: \"bugcheck {stopcode}\"\n"
-	"level: critical\n"
-	"match:\n"
-	"  bp: {ems: bugcheck, capture: {stopcode: hex}}\n"
-	"---\n"
-	"schema: emsagent/v1\n"
-	"id: t-prompt\n"
-	"title: crash console\n"
-	"level: high\n"
-	"match:\n"
-	"  p: {line: '!SAC>', partial: true}\n"
-	"---\n"
-	"schema: emsagent/v1\n"
-	"id: t-stuck\n"
-	"title: \"stuck for {held}\"\n"
-	"level: critical\n"
-	"match:\n"
-	"  stage: {contains: 'Preparing to configure Windows'}\n"
-	"when:\n"
-	"  absent: {after: stage, of: any-output, for: 30m}\n";
+    "schema: emsagent/v1\n"
+    "kind: epochs\n"
+    "epochs:\n"
+    "  - {name: firmware, stage: 10, match: {contains: [\"SeaBIOS (version\"]}}\n"
+    "  - {name: linux, stage: 30, match: {prefix: \"Linux version \"}}\n"
+    "  - {name: sac, stage: 40, match: {contains: [\"SAC started and initialized\"]}}\n"
+    "---\n"
+    "schema: emsagent/v1\n"
+    "id: t-panic\n"
+    "title: \"panic: {reason}\"\n"
+    "level: critical\n"
+    "match:\n"
+    "  p: {regex: 'Kernel panic - not syncing: (?<reason>.{1,100})', anchor: 'Kernel panic - not syncing', "
+    "capture: {reason: str}, block: {end: '---[ end Kernel panic', max_lines: 50}}\n"
+    "---\n"
+    "schema: emsagent/v1\n"
+    "id: t-bugcheck\n"
+    "title: \"bugcheck {stopcode}\"\n"
+    "level: critical\n"
+    "match:\n"
+    "  bp: {ems: bugcheck, capture: {stopcode: hex}}\n"
+    "---\n"
+    "schema: emsagent/v1\n"
+    "id: t-prompt\n"
+    "title: crash console\n"
+    "level: high\n"
+    "match:\n"
+    "  p: {line: '!SAC>', partial: true}\n"
+    "---\n"
+    "schema: emsagent/v1\n"
+    "id: t-stuck\n"
+    "title: \"stuck for {held}\"\n"
+    "level: critical\n"
+    "match:\n"
+    "  stage: {contains: 'Preparing to configure Windows'}\n"
+    "when:\n"
+    "  absent: {after: stage, of: any-output, for: 30m}\n";
 
 static const char input[] =
-	"\033[2J\033[1;1H\033[0m\033[37;40mSeaBIOS (version 1.16.2-debian-1.16.2-1)\r\n"
-	"Booting from Hard Disk...\r\n"
-	"[    0.000000] Linux version 6.1.0-28-amd64 (debian-kernel@lists.debian.org)\r\n"
-	"[    1.250000] EXT4-fs (vda1): mounted filesystem\r\n"
-	"progress 10%\rprogress 20%\rprogress 100%\r\n"
-	"typo\b\b\bxt fixed\n"
-	"[    5.000000] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009\r\n"
-	"[    5.000100] CPU: 0 PID: 1 Comm: init Not tainted 6.1.0 #1\r\n"
-	"[    5.000200] Call Trace:\r\n"
-	"[    5.000300] ---[ end Kernel panic - not syncing: Attempted to kill init! ]---\r\n"
-	"\033[2J\r\n\r\nComputer is booting, SAC started and initialized.\r\n\r\nSAC>"
-	"2026-11-21T10:00:00Z Preparing to configure Windows. Do not turn off your computer.\r\n"
-	"2026-11-21T10:45:00Z still nothing\r\n"
-	"\a\a\a<?xml>\a<BP>\r\n<INSTANCE CLASSNAME=\"BLUESCREEN\">\r\n"
-	"<PROPERTY NAME=\"STOPCODE\" TYPE=\"string\"><VALUE>\"0xE2\"</VALUE></PROPERTY><machine-info>\r\n"
-	"<name>WIN-TEST</name>\r\n<os-build-number>20348</os-build-number>\r\n</machine-info>\r\n"
-	"\r\n</INSTANCE>\r\n</BP>\a\n\r!SAC>";
+    "\033[2J\033[1;1H\033[0m\033[37;40mSeaBIOS (version 1.16.2-debian-1.16.2-1)\r\n"
+    "Booting from Hard Disk...\r\n"
+    "[    0.000000] Linux version 6.1.0-28-amd64 (debian-kernel@lists.debian.org)\r\n"
+    "[    1.250000] EXT4-fs (vda1): mounted filesystem\r\n"
+    "progress 10%\rprogress 20%\rprogress 100%\r\n"
+    "typo\b\b\bxt fixed\n"
+    "[    5.000000] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009\r\n"
+    "[    5.000100] CPU: 0 PID: 1 Comm: init Not tainted 6.1.0 #1\r\n"
+    "[    5.000200] Call Trace:\r\n"
+    "[    5.000300] ---[ end Kernel panic - not syncing: Attempted to kill init! ]---\r\n"
+    "\033[2J\r\n\r\nComputer is booting, SAC started and initialized.\r\n\r\nSAC>"
+    "2026-11-21T10:00:00Z Preparing to configure Windows. Do not turn off your computer.\r\n"
+    "2026-11-21T10:45:00Z still nothing\r\n"
+    "\a\a\a<?xml>\a<BP>\r\n<INSTANCE CLASSNAME=\"BLUESCREEN\">\r\n"
+    "<PROPERTY NAME=\"STOPCODE\" TYPE=\"string\"><VALUE>\"0xE2\"</VALUE></PROPERTY><machine-info>\r\n"
+    "<name>WIN-TEST</name>\r\n<os-build-number>20348</os-build-number>\r\n</machine-info>\r\n"
+    "\r\n</INSTANCE>\r\n</BP>\a\n\r!SAC>";
 
 struct sink {
 	struct buf out;
@@ -146,7 +146,8 @@ static void test_split_invariance(void **state)
 	for (size_t i = 0; i < ARRAY_LEN(fixed); i++) {
 		char *other = run(fixed[i], 0);
 		if (strcmp(whole, other) != 0)
-			fprintf(stderr, "chunk %zu differs:\n--- whole\n%s--- split\n%s", fixed[i], whole, other);
+			fprintf(stderr, "chunk %zu differs:\n--- whole\n%s--- split\n%s", fixed[i], whole,
+			        other);
 		assert_string_equal(whole, other);
 		free(other);
 	}
@@ -184,8 +185,8 @@ static void test_events(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_split_invariance),
-		cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_split_invariance),
+	    cmocka_unit_test(test_events),
 	};
 	return cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
 }

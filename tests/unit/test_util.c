@@ -26,7 +26,8 @@ static void test_durations(void **state)
 	assert_true(ns == 15 * NS_PER_SEC);
 	assert_int_equal(parse_duration("1.5s", &ns), 0);
 	assert_true(ns == 1500 * NS_PER_MS);
-	const char *bad[] = {"", "m", "30x", "-5s", "5 m", "1h30", "abc", "30mm", "1e400s", "99999999999999d"};
+	const char *bad[] = {"",     "m",   "30x",  "-5s",    "5 m",
+	                     "1h30", "abc", "30mm", "1e400s", "99999999999999d"};
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
 		assert_int_equal(parse_duration(bad[i], &ns), -1);
 }
@@ -75,7 +76,8 @@ static void test_diags(void **state)
 	FILE *f = open_memstream(&out, &len);
 	diags_print(&d, f);
 	fclose(f);
-	assert_string_equal(out, "r.yaml:14:7: error: unknown key 'afterr'\nr.yaml:2:1: warning: short anchor\n");
+	assert_string_equal(out,
+	                    "r.yaml:14:7: error: unknown key 'afterr'\nr.yaml:2:1: warning: short anchor\n");
 	free(out);
 	diags_free(&d);
 	assert_int_equal(d.n, 0);
@@ -94,9 +96,9 @@ static void test_memmem_nocase(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_durations), cmocka_unit_test(test_format_duration),
-		cmocka_unit_test(test_buf),	  cmocka_unit_test(test_diags),
-		cmocka_unit_test(test_memmem_nocase),
+	    cmocka_unit_test(test_durations),     cmocka_unit_test(test_format_duration),
+	    cmocka_unit_test(test_buf),           cmocka_unit_test(test_diags),
+	    cmocka_unit_test(test_memmem_nocase),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
