@@ -26,10 +26,15 @@
 
 struct ts_prefix {
 	size_t body;
-	bool has_wall;	   /* ISO-8601 or syslog */
-	int64_t wall_ns;   /* ns since the Unix epoch, UTC (syslog: year from clock state or 1970) */
+	bool has_wall;   /* ISO-8601 or syslog */
+	int64_t wall_ns; /* ns since the Unix epoch, UTC (syslog: year from clock state or 1970) */
 	bool has_printk;
 	int64_t printk_ns; /* time since boot */
+	/* Syslog stamps carry no year: the month (1-12) and the time since the
+	 * start of that month, so clock_line can place them in the clock's year. */
+	bool wall_no_year;
+	int wall_month;
+	int64_t wall_in_month_ns;
 };
 
 void ts_parse_prefix(const char *s, size_t len, struct ts_prefix *out);
@@ -38,12 +43,13 @@ enum clock_mode { CLOCK_LIVE, CLOCK_LOG, CLOCK_VIRTUAL };
 
 struct clock {
 	enum clock_mode mode;
-	int64_t now;	/* last time handed out */
+	int64_t now;    /* last time handed out */
 	unsigned flags; /* LINE_TIME_KNOWN / LINE_TIME_WALL for `now` */
 	/* CLOCK_LOG state */
 	bool printk_anchored;
 	int64_t printk_base;
 	int64_t last_printk;
+	unsigned printk_flags; /* LINE_TIME_WALL when the printk base is a wall time */
 };
 
 void clock_init(struct clock *c, enum clock_mode mode);
@@ -57,7 +63,8 @@ int64_t clock_realtime_ns(void);
  * (LINE_TIME_KNOWN, LINE_TIME_WALL) and updates c->now.
  */
 void clock_line(struct clock *c, const struct ts_prefix *p, int64_t feed_time, unsigned feed_flags,
-		int64_t *t, unsigned *flags);
+                int64_t *t, unsigned *flags);
+/* A new boot began: the next printk stamp re-anchors its base to c->now. */
 void clock_new_epoch(struct clock *c);
 /* CLOCK_VIRTUAL: move time forward by d ns (marks time as known). */
 void clock_advance(struct clock *c, int64_t d);

@@ -41,7 +41,7 @@ struct ems_record {
 	char stopcode_text[24]; /* as sent, quotes removed, e.g. "0xE2" */
 	bool has_machine_info;
 	struct ems_machine_info mi;
-	bool truncated; /* closing tag never came (size bound or end of input) */
+	bool truncated;  /* closing tag never came (size bound or end of input) */
 	uint64_t offset; /* byte offset of the line that opened the record */
 };
 
@@ -51,8 +51,9 @@ struct ems_parser {
 	ems_record_fn fn;
 	void *ctx;
 	/* private */
-	int state; /* 0 = outside, 1 = in <BP>, 2 = in standalone <machine-info> */
-	bool in_mi; /* inside a machine-info block (standalone or nested) */
+	int state;         /* 0 = outside, 1 = in <BP>, 2 = in standalone <machine-info> */
+	bool in_mi;        /* inside a machine-info block (standalone or nested) */
+	bool in_stop_prop; /* inside <PROPERTY NAME="STOPCODE"> (its <VALUE> may follow on a later line) */
 	unsigned lines;
 	size_t bytes;
 	struct ems_record cur;

@@ -41,8 +41,9 @@ void norm_feed(struct norm *n, const void *buf, size_t len, int64_t time_ns, uns
 /* Offers the incomplete line, if it is non-empty and changed since it was
  * last offered, as a LINE_PARTIAL line. It stays the current line. */
 void norm_flush_partial(struct norm *n, int64_t time_ns, unsigned time_flags);
-/* End of input: the incomplete line (if any) is emitted as LINE_PARTIAL,
- * an open EMS record as truncated. */
+/* End of input: the incomplete line (if any, and unless it was already
+ * offered unchanged by norm_flush_partial) is emitted as LINE_PARTIAL, an
+ * open EMS record as truncated. The incomplete line is then discarded. */
 void norm_finish(struct norm *n, int64_t time_ns, unsigned time_flags);
 /* Raw bytes consumed so far. */
 uint64_t norm_offset(const struct norm *n);
