@@ -10,7 +10,7 @@ MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC      ?= cc
-PKGS    := yaml-0.1 libhs libpcre2-8 json-c
+PKGS    := yaml-0.1 libhs libpcre2-8 json-c libserialport
 # Recursive (=) so pkg-config runs after .deps-ok has installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))

@@ -119,6 +119,12 @@ struct json_object *event_to_json(const struct event *ev)
 		}
 	}
 	put_str(o, "console", ev->console);
+	if (ev->nlabels) {
+		struct json_object *labels = json_object_new_object();
+		for (size_t i = 0; i < ev->nlabels; i++)
+			put_str(labels, ev->labels[i].key, ev->labels[i].value);
+		json_object_object_add(o, "labels", labels);
+	}
 	put_str(o, "event", event_kind_name(ev->kind));
 	if (ev->rule) {
 		put_str(o, "rule", ev->rule->id);
@@ -162,6 +168,16 @@ struct json_object *event_to_json(const struct event *ev)
 			json_object_object_add(o, "machine_info", machine_info_json(&r->mi));
 		if (r->truncated)
 			json_object_object_add(o, "truncated", json_object_new_boolean(1));
+	}
+	if (ev->action) {
+		put_str(o, "action", action_kind_name(ev->action->kind));
+		put_str(o, "trigger", ev->trigger);
+		if (ev->kind == EV_ACTION_DONE || ev->kind == EV_ACTION_FAILED) {
+			if (ev->exit_status >= 0)
+				json_object_object_add(o, "exit_status", json_object_new_int(ev->exit_status));
+		}
+		if (ev->output)
+			json_object_object_add(o, "output", json_text(ev->output, ev->output_len));
 	}
 	if (ev->rule && (ev->kind == EV_RULE_FIRED || ev->kind == EV_RULE_UNCERTAIN)) {
 		put_str(o, "summary", ev->rule->summary);
@@ -238,6 +254,11 @@ void event_write_text(const struct event *ev, FILE *out, bool color)
 	}
 	if (ev->kind == EV_EPOCH_STARTED)
 		fprintf(out, " epoch %u (%s)", ev->epoch, ev->marker ? ev->marker : "?");
+	if (ev->action) {
+		fprintf(out, " %s", action_kind_name(ev->action->kind));
+		if ((ev->kind == EV_ACTION_DONE || ev->kind == EV_ACTION_FAILED) && ev->exit_status >= 0)
+			fprintf(out, " exit %d", ev->exit_status);
+	}
 	if (ev->ems && ev->ems->kind == EMS_BUGCHECK && ev->ems->has_stopcode) {
 		const char *name = ems_stopcode_name(ev->ems->stopcode);
 		fprintf(out, " stop code 0x%X%s%s", ev->ems->stopcode, name ? " " : "", name ? name : "");

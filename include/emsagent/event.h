@@ -27,6 +27,11 @@ enum event_kind {
 	EV_RULE_UNCERTAIN,
 	EV_EMS_MACHINE_INFO,
 	EV_EMS_BUGCHECK,
+	EV_ACTION_STARTED,
+	EV_ACTION_DONE,
+	EV_ACTION_FAILED,
+	EV_ACTION_SKIPPED,
+	EV_AGENT_RELOADED, /* rules/config reloaded (reason set when the new set was refused) */
 	EV__COUNT
 };
 const char *event_kind_name(enum event_kind k);
@@ -54,6 +59,15 @@ struct event {
 	const struct ems_record *ems;
 	int64_t held_ns; /* absent rules: how long the stage was held */
 	unsigned count;  /* count rules: how many were counted */
+	/* console labels (config), carried by every event of a console */
+	const struct kv *labels;
+	size_t nlabels;
+	/* action.* events */
+	const struct action *action;
+	const char *trigger; /* the event that caused the action: "rule.fired", ... */
+	int exit_status;     /* action.done/failed of exec: the child's exit status, -1 if none */
+	const char *output;  /* captured output (exec) or what was sent, bounded */
+	size_t output_len;
 };
 
 /* Builds the JSON object (caller puts it). */

@@ -1,0 +1,82 @@
+/*
+ * transport.h — a console's byte pipe, whatever it is (design §5): one
+ * table of operations, implemented once per kind in transport_<kind>.c; the
+ * loop never knows which kind it holds.
+ *
+ * URLs: /dev/ttyS0, /dev/ttyUSB0, serial:PATH (libserialport);
+ * /dev/pts/N, pty:PATH (termios, raw); tcp:HOST:PORT; unix:PATH;
+ * telnet:HOST:PORT (options, IAC escaping, IAC BRK, RFC 2217 when offered);
+ * exec:COMMAND (a child's stdio through a socketpair; argv split like a
+ * shell's words but never run by a shell); file:PATH and "-" (read-only
+ * replay). A bare path is a serial device, or a pty when under /dev/pts/.
+ *
+ * Lifecycle: transport_parse (syntax only; errors say what is wrong with the
+ * URL) → transport_open (non-blocking fd, exclusive where the kind allows;
+ * may fail with -ENOENT for a device not there yet: the console retries) →
+ * read/write when the loop says → transport_close → transport_free.
+ * All I/O is non-blocking: read returns -EAGAIN when nothing is there and 0
+ * when the peer is gone.
+ */
+#ifndef EMSAGENT_TRANSPORT_H
+#define EMSAGENT_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum transport_flow { FLOW_NONE, FLOW_XONXOFF, FLOW_RTSCTS };
+
+struct transport_opts {
+	unsigned baud;	    /* default 115200 */
+	unsigned data_bits; /* 5..8, default 8 */
+	char parity;	    /* 'n', 'e', 'o', 'm', 's'; default 'n' */
+	unsigned stop_bits; /* 1 or 2 */
+	enum transport_flow flow;
+	bool replay_realtime; /* file: pace by the capture's time index */
+};
+void transport_opts_default(struct transport_opts *o);
+
+enum transport_caps {
+	TRANSPORT_CAN_WRITE = 1u << 0,
+	TRANSPORT_CAN_BREAK = 1u << 1, /* a BREAK really reaches the peer */
+	TRANSPORT_IS_DEVICE = 1u << 2, /* reopen on loss makes sense (devices, sockets, exec) */
+	TRANSPORT_IS_REPLAY = 1u << 3, /* end of input is the end (file, -) */
+};
+
+struct transport;
+
+struct transport_ops {
+	const char *kind;
+	unsigned caps;
+	int (*open)(struct transport *t);			      /* 0 or -errno; sets t->fd */
+	ssize_t (*read)(struct transport *t, void *buf, size_t n);   /* >0, 0 = gone, -errno */
+	ssize_t (*write)(struct transport *t, const void *buf, size_t n);
+	int (*send_break)(struct transport *t, unsigned ms);	      /* 0 or -errno (-ENOTSUP) */
+	void (*close)(struct transport *t);
+};
+
+struct transport {
+	const struct transport_ops *ops;
+	char *url;    /* as given */
+	char *target; /* the part after the scheme: path, host:port, command */
+	struct transport_opts opts;
+	int fd;	   /* -1 when closed */
+	pid_t pid; /* exec: the child, for the loop to watch; else 0 */
+	void *priv;
+	char err[256]; /* the last error, for people: "/dev/ttyS0 is in use by pid 123 (minicom)" */
+};
+
+/* Returns 0, or -1 with a one-line reason in err. */
+int transport_parse(const char *url, const struct transport_opts *o, struct transport **out, char *err,
+		    size_t errsz);
+int transport_open(struct transport *t);
+ssize_t transport_read(struct transport *t, void *buf, size_t n);
+/* Writes all of buf or fails; short writes on a non-blocking fd are retried
+ * by polling briefly (bounded) — callers queue large writes themselves. */
+ssize_t transport_write(struct transport *t, const void *buf, size_t n);
+int transport_send_break(struct transport *t, unsigned ms);
+void transport_close(struct transport *t);
+void transport_free(struct transport *t);
+unsigned transport_caps(const struct transport *t);
+
+#endif
