@@ -6,6 +6,11 @@
  * that is exactly a valid timestamp, so console noise such as "[abc]" or
  * "2026-13-40" never moves the clock. Calendar arithmetic is done here
  * (days from civil date) so the result does not depend on TZ or libc.
+ *
+ * Speed matters here (every line of a scan comes through): the bytes of the
+ * last stamp up to its seconds are remembered (struct ts_cache) with what
+ * they meant, as are the last year and month a syslog stamp was placed in,
+ * so a log whose lines repeat the second costs a memcmp per line.
  */
 #define _GNU_SOURCE
 #include "emsagent/clock.h"
@@ -103,9 +108,10 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 /* Year of a time in ns since the epoch (UTC). */
 static int64_t year_of(int64_t ns)
 {
-	int64_t days = ns / NS_PER_SEC / 86400;
-	if (ns < 0 && (ns / NS_PER_SEC) % 86400 != 0)
-		days--;
+	const int64_t ns_per_day = 86400 * NS_PER_SEC;
+	int64_t days = ns / ns_per_day;
+	if (ns % ns_per_day < 0)
+		days--; /* floor, for times before 1970 */
 	/* Inverse of days_from_civil, year part only. */
 	int64_t z = days + 719468;
 	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -117,26 +123,42 @@ static int64_t year_of(int64_t ns)
 	return yoe + era * 400 + (m <= 2);
 }
 
-/* HH:MM:SS with an optional .fff/,fff fraction; sets seconds-of-day in ns. */
-static bool take_clock_time(const char *s, size_t len, size_t *i, int64_t *ns)
+/* "HH:MM:" (the seconds follow); sets the seconds of the day up to the minute. */
+static bool take_hm(const char *s, size_t len, size_t *i, int64_t *sod)
 {
-	int hh, mm, ss;
+	int hh, mm;
 	size_t j = *i;
 	if (!take_digits(s, len, &j, 2, &hh) || j >= len || s[j++] != ':' ||
-	    !take_digits(s, len, &j, 2, &mm) || j >= len || s[j++] != ':' || !take_digits(s, len, &j, 2, &ss))
+	    !take_digits(s, len, &j, 2, &mm) || j >= len || s[j++] != ':')
 		return false;
-	/* 60 is a leap second; it is counted as the first second of the next minute. */
-	if (hh > 23 || mm > 59 || ss > 60)
+	if (hh > 23 || mm > 59)
 		return false;
-	int64_t frac = 0;
-	if (j < len && (s[j] == '.' || s[j] == ',')) {
-		size_t k = j + 1;
-		if (!take_fraction(s, len, &k, &frac))
-			return false;
-		j = k;
-	}
-	*ns = ((int64_t)hh * 3600 + mm * 60 + ss) * NS_PER_SEC + frac;
+	*sod = (int64_t)hh * 3600 + mm * 60;
 	*i = j;
+	return true;
+}
+
+/* "SS" after take_hm. 60 is a leap second; it is counted as the first
+ * second of the next minute. */
+static bool take_ss(const char *s, size_t len, size_t *i, int64_t *sec)
+{
+	int ss;
+	if (!take_digits(s, len, i, 2, &ss) || ss > 60)
+		return false;
+	*sec = ss;
+	return true;
+}
+
+/* The optional .fff/,fff after the seconds; false when it is malformed. */
+static bool take_opt_fraction(const char *s, size_t len, size_t *i, int64_t *frac)
+{
+	*frac = 0;
+	if (*i < len && (s[*i] == '.' || s[*i] == ',')) {
+		size_t k = *i + 1;
+		if (!take_fraction(s, len, &k, frac))
+			return false;
+		*i = k;
+	}
 	return true;
 }
 
@@ -146,21 +168,58 @@ static bool at_boundary(const char *s, size_t len, size_t i)
 	return i == len || is_blank(s[i]);
 }
 
-/* "2026-11-21T10:15:02.123+01:00" and friends; returns the end or 0. */
-static size_t parse_iso(const char *s, size_t len, int64_t *wall)
+/*
+ * A stamp is parsed in two parts: the head, up to the minutes and the ':'
+ * after them, whose bytes repeat from line to line (and which ts_cache
+ * remembers), and the tail (seconds, fraction, zone, the blank after it).
+ * The head looks at no byte past its own end, so equal head bytes always
+ * mean the same head.
+ */
+enum { TS_NONE, TS_ISO, TS_SYSLOG };
+
+#define ISO_DATE_LEN 10 /* "2026-11-21" */
+#define ISO_HEAD_LEN 17 /* "2026-11-21T10:15:" */
+#define ISO_MIN_LEN  19 /* "2026-11-21T10:15:02" */
+
+/* "2026-11-21T10:15:": seconds since the epoch (before a zone offset). */
+static bool iso_head(struct ts_cache *tc, const char *s, size_t len, int64_t *head_s)
 {
-	size_t i = 0;
-	int y, mo, d;
-	if (!take_digits(s, len, &i, 4, &y) || i >= len || s[i++] != '-' ||
-	    !take_digits(s, len, &i, 2, &mo) || i >= len || s[i++] != '-' || !take_digits(s, len, &i, 2, &d))
-		return 0;
-	if (y < YEAR_MIN || y > YEAR_MAX || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
-		return 0;
-	if (i >= len || (s[i] != 'T' && s[i] != 't' && s[i] != ' '))
-		return 0;
-	i++;
-	int64_t tod;
-	if (!take_clock_time(s, len, &i, &tod))
+	if (len < ISO_MIN_LEN)
+		return false; /* a shorter text cannot hold a stamp */
+	int64_t days;
+	if (tc && tc->has_date && memcmp(s, tc->date, ISO_DATE_LEN) == 0) {
+		days = tc->days;
+	} else {
+		size_t i = 0;
+		int y, mo, d;
+		if (!take_digits(s, len, &i, 4, &y) || s[i++] != '-' || !take_digits(s, len, &i, 2, &mo) ||
+		    s[i++] != '-' || !take_digits(s, len, &i, 2, &d))
+			return false;
+		if (y < YEAR_MIN || y > YEAR_MAX || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+			return false;
+		days = days_from_civil(y, mo, d);
+		if (tc) {
+			memcpy(tc->date, s, ISO_DATE_LEN);
+			tc->days = days;
+			tc->has_date = true;
+		}
+	}
+	if (s[ISO_DATE_LEN] != 'T' && s[ISO_DATE_LEN] != 't' && s[ISO_DATE_LEN] != ' ')
+		return false;
+	size_t i = ISO_DATE_LEN + 1;
+	int64_t sod;
+	if (!take_hm(s, len, &i, &sod))
+		return false;
+	*head_s = days * 86400 + sod;
+	return true;
+}
+
+/* After an ISO head at i: seconds, fraction, zone, boundary; returns the
+ * end or 0. */
+static size_t iso_tail(const char *s, size_t len, size_t i, int64_t head_s, int64_t *wall)
+{
+	int64_t sec, frac;
+	if (!take_ss(s, len, &i, &sec) || !take_opt_fraction(s, len, &i, &frac))
 		return 0;
 	int64_t off_s = 0;
 	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
@@ -185,24 +244,30 @@ static size_t parse_iso(const char *s, size_t len, int64_t *wall)
 	}
 	if (!at_boundary(s, len, i))
 		return 0;
-	*wall = (days_from_civil(y, mo, d) * 86400 - off_s) * NS_PER_SEC + tod;
+	*wall = (head_s + sec - off_s) * NS_PER_SEC + frac;
 	return i;
 }
 
-/* "Nov 21 10:15:02", "Nov  1 10:15:02" (also "Nov 1 ..."); returns the end or 0. */
-static size_t parse_syslog(const char *s, size_t len, int *month, int64_t *in_month)
+/* The month of a syslog stamp's first three bytes (1-12), or 0. */
+static int syslog_month(const char *s)
 {
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 	                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	if (s[0] < 'A' || s[0] > 'S')
+		return 0; /* no month starts so: most lines end here */
+	for (int k = 0; k < 12; k++)
+		if (s[0] == months[k][0] && s[1] == months[k][1] && s[2] == months[k][2])
+			return k + 1;
+	return 0;
+}
+
+/* "Nov 21 10:15:02", "Nov  1 10:15:02" (also "Nov 1 ..."): the month and
+ * the seconds since it began; returns the end of the head or 0. */
+static size_t syslog_head(const char *s, size_t len, int *month, int64_t *head_s)
+{
 	if (len < 3)
 		return 0;
-	int mo = 0;
-	for (int k = 0; k < 12; k++) {
-		if (memcmp(s, months[k], 3) == 0) {
-			mo = k + 1;
-			break;
-		}
-	}
+	int mo = syslog_month(s);
 	if (!mo)
 		return 0;
 	size_t i = 3;
@@ -223,14 +288,62 @@ static size_t parse_syslog(const char *s, size_t len, int *month, int64_t *in_mo
 		return 0;
 	if (i >= len || s[i++] != ' ')
 		return 0;
-	int64_t tod;
-	if (!take_clock_time(s, len, &i, &tod))
-		return 0;
-	if (!at_boundary(s, len, i))
+	int64_t sod;
+	if (!take_hm(s, len, &i, &sod))
 		return 0;
 	*month = mo;
-	*in_month = (int64_t)(d - 1) * 86400 * NS_PER_SEC + tod;
+	*head_s = (int64_t)(d - 1) * 86400 + sod;
 	return i;
+}
+
+static inline bool same_word(const char *a, const char *b)
+{
+	uint64_t x, y;
+	memcpy(&x, a, 8);
+	memcpy(&y, b, 8);
+	return x == y;
+}
+
+/* Equal bytes; inline, as keys are short (12 to TS_KEY_MAX bytes) and
+ * compared on every line: overlapping 8-byte words cover them. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+	if (n >= 8 && n <= 24)
+		return same_word(a, b) && same_word(a + n - 8, b + n - 8) &&
+		       (n <= 16 || same_word(a + 8, b + 8));
+	return memcmp(a, b, n) == 0;
+}
+
+/* The head of a wall stamp at s, from the cache when its bytes repeat;
+ * returns the head's kind and sets *end. */
+static int wall_head(struct ts_cache *tc, const char *s, size_t len, size_t *end, int64_t *head_s, int *month)
+{
+	/* ISO stamps start with a digit, syslog ones with a month's capital:
+	 * most other lines are told apart here */
+	if (len == 0 || !(is_digit(s[0]) || (s[0] >= 'A' && s[0] <= 'S')))
+		return TS_NONE;
+	if (tc && tc->kind != TS_NONE && len >= tc->key_len && same_bytes(s, tc->key, tc->key_len)) {
+		*end = tc->key_len;
+		*head_s = tc->head_s;
+		*month = tc->month;
+		return tc->kind;
+	}
+	int kind = TS_NONE;
+	if (iso_head(tc, s, len, head_s)) {
+		kind = TS_ISO;
+		*end = ISO_HEAD_LEN;
+		*month = 0;
+	} else if ((*end = syslog_head(s, len, month, head_s)) != 0) {
+		kind = TS_SYSLOG;
+	}
+	if (tc && kind != TS_NONE && *end <= TS_KEY_MAX) {
+		tc->kind = (unsigned char)kind;
+		tc->key_len = (unsigned char)*end;
+		memcpy(tc->key, s, *end);
+		tc->head_s = *head_s;
+		tc->month = *month;
+	}
+	return kind;
 }
 
 /* "[    0.000000]" (spaces, seconds, optional fraction); returns the end or 0.
@@ -277,23 +390,40 @@ static size_t parse_printk(const char *s, size_t len, int64_t *ns)
 	return i;
 }
 
-void ts_parse_prefix(const char *s, size_t len, struct ts_prefix *out)
+/* Days from 1970-01-01 to the first of each month of 1970 (no leap year). */
+static const int days_1970[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+
+void ts_parse_prefix_cached(struct ts_cache *tc, const char *s, size_t len, struct ts_prefix *out)
 {
 	memset(out, 0, sizeof(*out));
-	size_t i = 0, e;
-	int64_t wall;
-	int mo;
-	if ((e = parse_iso(s, len, &wall)) != 0) {
-		out->has_wall = true;
-		out->wall_ns = wall;
-		i = e;
-	} else if ((e = parse_syslog(s, len, &mo, &wall)) != 0) {
-		out->has_wall = true;
-		out->wall_no_year = true;
-		out->wall_month = mo;
-		out->wall_in_month_ns = wall;
-		out->wall_ns = days_from_civil(1970, mo, 1) * 86400 * NS_PER_SEC + wall;
-		i = e;
+	size_t i = 0, e = 0;
+	int64_t head_s = 0;
+	int mo = 0;
+	switch (wall_head(tc, s, len, &e, &head_s, &mo)) {
+	case TS_ISO: {
+		int64_t wall;
+		if ((e = iso_tail(s, len, e, head_s, &wall)) != 0) {
+			out->has_wall = true;
+			out->wall_ns = wall;
+			i = e;
+		}
+		break;
+	}
+	case TS_SYSLOG: {
+		int64_t sec, frac;
+		if (take_ss(s, len, &e, &sec) && take_opt_fraction(s, len, &e, &frac) &&
+		    at_boundary(s, len, e)) {
+			out->has_wall = true;
+			out->wall_no_year = true;
+			out->wall_month = mo;
+			out->wall_in_month_ns = (head_s + sec) * NS_PER_SEC + frac;
+			out->wall_ns = days_1970[mo - 1] * 86400 * NS_PER_SEC + out->wall_in_month_ns;
+			i = e;
+		}
+		break;
+	}
+	default:
+		break;
 	}
 	if (out->has_wall)
 		while (i < len && is_blank(s[i]))
@@ -309,10 +439,28 @@ void ts_parse_prefix(const char *s, size_t len, struct ts_prefix *out)
 	out->body = i;
 }
 
+void ts_parse_prefix(const char *s, size_t len, struct ts_prefix *out)
+{
+	ts_parse_prefix_cached(NULL, s, len, out);
+}
+
+void clock_prefix(struct clock *c, const char *s, size_t len, struct ts_prefix *out)
+{
+	ts_parse_prefix_cached(&c->tcache, s, len, out);
+}
+
 void clock_init(struct clock *c, enum clock_mode mode)
 {
 	memset(c, 0, sizeof(*c));
 	c->mode = mode;
+	/* a log's syslog stamps are most likely from this year, not from 1970 */
+	if (mode == CLOCK_LOG)
+		clock_set_year_hint(c, (int)year_of(clock_realtime_ns()));
+}
+
+void clock_set_year_hint(struct clock *c, int year)
+{
+	c->year_hint = year >= YEAR_MIN && year < YEAR_MAX ? year : 0;
 }
 
 int64_t clock_monotonic_ns(void)
@@ -342,22 +490,55 @@ static void hand_out(struct clock *c, int64_t t, unsigned flags, int64_t *out_t,
 	*out_flags = flags;
 }
 
-/* A syslog stamp in the year of the last known wall time; a stamp that
- * would land far before it belongs to the next year (Dec 31 → Jan 1). */
-static int64_t syslog_time(const struct clock *c, const struct ts_prefix *p)
+/* ns of the first of month m of year y; the last answer is kept, as
+ * consecutive syslog lines are nearly always in the same month. */
+static int64_t month_start(struct clock *c, int64_t y, int m)
 {
-	if (!(c->flags & LINE_TIME_WALL) || !(c->flags & LINE_TIME_KNOWN))
-		return p->wall_ns;
-	int64_t y = year_of(c->now);
+	if (!c->month_valid || c->month_year != y || c->month_m != m) {
+		c->month_ns = days_from_civil(y, m, 1) * 86400 * NS_PER_SEC;
+		c->month_year = y;
+		c->month_m = m;
+		c->month_valid = true;
+	}
+	return c->month_ns;
+}
+
+/* year_of(ns), without the division while ns stays in the same year. */
+static int64_t year_cached(struct clock *c, int64_t ns)
+{
+	if (c->year_valid && ns >= c->year_lo && ns < c->year_hi)
+		return c->year;
+	int64_t y = year_of(ns);
+	if (y >= YEAR_MIN && y < YEAR_MAX) {
+		c->year = y;
+		c->year_lo = days_from_civil(y, 1, 1) * 86400 * NS_PER_SEC;
+		c->year_hi = days_from_civil(y + 1, 1, 1) * 86400 * NS_PER_SEC;
+		c->year_valid = true;
+	}
+	return y;
+}
+
+/* A syslog stamp in the year of the last known wall time; a stamp that
+ * would land far before it belongs to the next year (Dec 31 → Jan 1).
+ * Before any wall time: the year hint, or 1970 without one. */
+static int64_t syslog_time(struct clock *c, const struct ts_prefix *p)
+{
+	if (!(c->flags & LINE_TIME_WALL) || !(c->flags & LINE_TIME_KNOWN)) {
+		if (!c->year_hint)
+			return p->wall_ns;
+		return month_start(c, c->year_hint, p->wall_month) + p->wall_in_month_ns;
+	}
+	int64_t y = year_cached(c, c->now);
 	if (y < YEAR_MIN || y >= YEAR_MAX)
 		return p->wall_ns;
-	int64_t t = days_from_civil(y, p->wall_month, 1) * 86400 * NS_PER_SEC + p->wall_in_month_ns;
+	int64_t t = month_start(c, y, p->wall_month) + p->wall_in_month_ns;
 	if (t < c->now - 180 * 86400 * NS_PER_SEC)
-		t = days_from_civil(y + 1, p->wall_month, 1) * 86400 * NS_PER_SEC + p->wall_in_month_ns;
+		t = month_start(c, y + 1, p->wall_month) + p->wall_in_month_ns;
 	return t;
 }
 
-static void clock_log_line(struct clock *c, const struct ts_prefix *p, int64_t *t, unsigned *flags)
+static void clock_log_line(struct clock *c, const struct ts_prefix *p, int64_t feed_time, unsigned feed_flags,
+                           int64_t *t, unsigned *flags)
 {
 	if (p->has_wall) {
 		int64_t w = p->wall_no_year ? syslog_time(c, p) : p->wall_ns;
@@ -386,6 +567,12 @@ static void clock_log_line(struct clock *c, const struct ts_prefix *p, int64_t *
 		hand_out(c, at, LINE_TIME_KNOWN | c->printk_flags, t, flags);
 		return;
 	}
+	/* A replayed capture dates its bytes by its index (replay.h): a wall
+	 * feed time stands in for a missing timestamp prefix. */
+	if ((feed_flags & (LINE_TIME_KNOWN | LINE_TIME_WALL)) == (LINE_TIME_KNOWN | LINE_TIME_WALL)) {
+		hand_out(c, feed_time, feed_flags, t, flags);
+		return;
+	}
 	*t = c->now;
 	*flags = c->flags;
 }
@@ -394,7 +581,7 @@ void clock_line(struct clock *c, const struct ts_prefix *p, int64_t feed_time, u
                 int64_t *t, unsigned *flags)
 {
 	if (c->mode == CLOCK_LOG) {
-		clock_log_line(c, p, t, flags);
+		clock_log_line(c, p, feed_time, feed_flags, t, flags);
 		return;
 	}
 	if (feed_flags & LINE_TIME_KNOWN) {

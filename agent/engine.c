@@ -12,6 +12,10 @@
  * deliver the hits of those that end); hits are recorded for unless_near;
  * each rule hit is filtered by unless_near and goes to a block or to the
  * when logic; last, absent rules waiting for any-output see the line.
+ * Scans feed millions of lines, nearly all without hits: such a line costs
+ * a few tests plus the work of the rules that need every line (kept in
+ * lists at engine_new: any-output waits, absent stages armed without a
+ * clock) and of the open blocks, never a pass over all rules.
  *
  * Where doc/rules.md is silent, this is what the engine does:
  *  - An ignored line is not output either: it neither restarts an
@@ -401,8 +405,15 @@ struct engine *engine_new(const struct ruleset *rs, const struct match_db *db, c
 	e->next_deadline = ENG_NEVER;
 	e->nrules = rs ? rs->nrules : 0;
 	e->rt = xcalloc(e->nrules ? e->nrules : 1, sizeof(*e->rt));
-	for (size_t i = 0; i < e->nrules; i++)
+	e->anyout = xcalloc(e->nrules ? e->nrules : 1, sizeof(*e->anyout));
+	e->absent = xcalloc(e->nrules ? e->nrules : 1, sizeof(*e->absent));
+	for (size_t i = 0; i < e->nrules; i++) {
 		rt_init(&e->rt[i], &rs->rules[i], (int)i);
+		if (e->rt[i].any_output)
+			e->anyout[e->nanyout++] = i;
+		if (rs->rules[i].when.kind == WHEN_ABSENT)
+			e->absent[e->nabsent++] = i;
+	}
 	return e;
 }
 
@@ -423,6 +434,8 @@ void engine_free(struct engine *e)
 		free(rr->blocks);
 	}
 	free(e->rt);
+	free(e->anyout);
+	free(e->absent);
 	free(e->open);
 	free(e->console);
 	buf_free(&e->title);
@@ -596,6 +609,11 @@ void engine_line(struct engine *e, const struct line *ln, const struct match_hit
 	e->serial++;
 	e->lineno = ln->lineno;
 	e->last_offset = ln->offset;
+	/* Most lines have no hits, no block is open and no rule waits for
+	 * output or a clock: then nothing looks at the line. */
+	bool collect = ln->text && !(ln->flags & LINE_PARTIAL);
+	if (!nhits && !(collect && e->nopen) && !e->nanyout && !(known && e->untimed))
+		return;
 	struct evsrc src = {
 	    .t = ln->time_ns,
 	    .tflags = tflags,
@@ -604,20 +622,21 @@ void engine_line(struct engine *e, const struct line *ln, const struct match_hit
 	    .offset = ln->offset,
 	    .lineno = ln->lineno,
 	};
-	if (markers_and_ignores(e, hits, nhits, &src))
+	if (nhits && markers_and_ignores(e, hits, nhits, &src))
 		return;
 	if (known && e->untimed)
-		for (size_t r = 0; r < e->nrules && e->untimed; r++)
-			when_clock_known(e, &e->rt[r], ln->time_ns);
-	if (e->nopen && ln->text && !(ln->flags & LINE_PARTIAL))
+		for (size_t k = 0; k < e->nabsent && e->untimed; k++)
+			when_clock_known(e, &e->rt[e->absent[k]], ln->time_ns);
+	if (collect && e->nopen)
 		eng_blocks_collect(e, ln, &src);
-	record_hist(e, hits, nhits, ln->lineno, ln->time_ns, known);
-	rule_hits(e, hits, nhits, ln->text ? ln : NULL, &src, ln->lineno, ln->time_ns, known);
+	if (nhits) {
+		record_hist(e, hits, nhits, ln->lineno, ln->time_ns, known);
+		rule_hits(e, hits, nhits, ln->text ? ln : NULL, &src, ln->lineno, ln->time_ns, known);
+	}
 	/* after the hits, so that a resolve_on line ends the stage rather than
 	 * counting as resumed output, and the line that arms a stage starts it */
-	for (size_t r = 0; r < e->nrules; r++)
-		if (e->rt[r].any_output)
-			when_output(e, &e->rt[r], &src);
+	for (size_t k = 0; k < e->nanyout; k++)
+		when_output(e, &e->rt[e->anyout[k]], &src);
 }
 
 void engine_ems(struct engine *e, const struct ems_record *rec, const struct match_hit *hits, size_t nhits)

@@ -1,5 +1,5 @@
 /*
- * engine_priv.h — what the engine's two files share and nobody else needs.
+ * engine_priv.h — what the engine's files share and nobody else needs.
  *
  * engine.c       input (lines, EMS records, ticks, end of input), epochs,
  *                ignores, blocks, unless_near, timers, event emission and
@@ -182,6 +182,13 @@ struct engine {
 	struct open_ref *open; /* open blocks, oldest first */
 	size_t nopen, open_cap;
 	size_t untimed; /* absent instances armed without a clock */
+	/* Rules that need a look at every line, so that a line with no hits
+	 * costs nothing per rule: absent rules waiting for any-output, and
+	 * absent rules (the only ones that can be armed without a clock). */
+	size_t *anyout;
+	size_t nanyout;
+	size_t *absent;
+	size_t nabsent;
 	uint64_t use_clock;
 	uint64_t dropped; /* hits for a new group_by key that found no free instance */
 	bool finished;

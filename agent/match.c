@@ -1,6 +1,7 @@
 /*
  * match.c — one Vectorscan literal database for every detector, a streaming
- * scan over batches of lines, PCRE2 confirmation and typed captures.
+ * scan over batches of lines and PCRE2 confirmation. Typed captures are in
+ * match_cap.c.
  *
  * Vectorscan is only a filter: it says which literals occur in which line of
  * a batch. Every candidate detector of a line is then decided here by a plain
@@ -11,16 +12,14 @@
 #define _GNU_SOURCE
 #include "emsagent/match.h"
 
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hs/hs.h>
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 
 #include "emsagent/util.h"
+#include "match_priv.h"
 
 /* A batch is scanned when its text passes this size or it holds this many
  * items: big enough to amortise the scan call, small enough for the cache. */
@@ -73,7 +72,7 @@ struct match_db {
 };
 
 struct qline {
-	struct line ln; /* text is set when the batch is evaluated */
+	struct line ln; /* text is NULL: it is at tstart in the batch buffer */
 	size_t tstart;  /* offset of the text in the batch buffer */
 	bool overflow;  /* too many hits: decide every literal detector by plain search */
 };
@@ -137,179 +136,11 @@ static inline bool is_word(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-static inline unsigned char lower(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
-static bool eq_bytes(const char *a, const char *b, size_t n, bool nocase)
-{
-	if (!nocase)
-		return memcmp(a, b, n) == 0;
-	for (size_t i = 0; i < n; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-			return false;
-	return true;
-}
-
 static const char *find(const char *hay, size_t hlen, const char *needle, size_t nlen, bool nocase)
 {
 	if (nlen == 0 || nlen > hlen)
 		return NULL;
 	return nocase ? memmem_nocase(hay, hlen, needle, nlen) : memmem(hay, hlen, needle, nlen);
-}
-
-static size_t trim_blanks(const char *s, size_t n)
-{
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	return n;
-}
-
-/* ---- number parsing for typed captures (strict, no locale, no octal) ---- */
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Digits only (base 10 or 16), at least one, no overflow. */
-static bool parse_digits(const char *s, size_t n, unsigned base, uint64_t *out)
-{
-	if (n == 0)
-		return false;
-	uint64_t v = 0;
-	for (size_t i = 0; i < n; i++) {
-		int d = hexval((unsigned char)s[i]);
-		if (d < 0 || (unsigned)d >= base)
-			return false;
-		if (v > (UINT64_MAX - (unsigned)d) / base)
-			return false;
-		v = v * base + (unsigned)d;
-	}
-	*out = v;
-	return true;
-}
-
-static void trim_both(const char **s, size_t *n)
-{
-	while (*n && (**s == ' ' || **s == '\t')) {
-		(*s)++;
-		(*n)--;
-	}
-	*n = trim_blanks(*s, *n);
-}
-
-static bool has_0x(const char *s, size_t n)
-{
-	return n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
-}
-
-/* "0x.." hex or decimal; no sign. */
-static bool parse_unsigned(const char *s, size_t n, uint64_t *out)
-{
-	trim_both(&s, &n);
-	if (has_0x(s, n))
-		return parse_digits(s + 2, n - 2, 16, out);
-	return parse_digits(s, n, 10, out);
-}
-
-/* int captures: optional sign, then decimal or "0x" hex. A leading 0 is
- * decimal, not octal: consoles print "09" meaning nine. */
-static bool parse_int(const char *s, size_t n, int64_t *out)
-{
-	trim_both(&s, &n);
-	bool neg = false;
-	if (n && (*s == '-' || *s == '+')) {
-		neg = *s == '-';
-		s++;
-		n--;
-	}
-	uint64_t u;
-	if (!parse_unsigned(s, n, &u) || (n && (s[0] == ' ' || s[0] == '\t')))
-		return false;
-	if (neg) {
-		if (u > (uint64_t)INT64_MAX + 1)
-			return false;
-		*out = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
-	} else {
-		if (u > (uint64_t)INT64_MAX)
-			return false;
-		*out = (int64_t)u;
-	}
-	return true;
-}
-
-static bool parse_hex(const char *s, size_t n, uint64_t *out)
-{
-	trim_both(&s, &n);
-	if (has_0x(s, n)) {
-		s += 2;
-		n -= 2;
-	}
-	return parse_digits(s, n, 16, out);
-}
-
-static void set_text(struct capture_val *cv, const char *s, size_t n)
-{
-	if (n > MATCH_CAP_VALUE_MAX - 1)
-		n = MATCH_CAP_VALUE_MAX - 1;
-	memcpy(cv->value, s, n);
-	cv->value[n] = '\0';
-}
-
-/* Types one capture from its raw text. */
-static void cap_fill(struct capture_val *cv, const struct capture_spec *cs, const char *raw, size_t rlen)
-{
-	cv->name = cs->name;
-	cv->has_num = false;
-	cv->num = 0;
-	set_text(cv, raw, rlen);
-	switch (cs->type) {
-	case CAP_STR:
-		break;
-	case CAP_INT: {
-		int64_t v;
-		if (parse_int(raw, rlen, &v)) {
-			cv->has_num = true;
-			cv->num = v;
-			snprintf(cv->value, sizeof(cv->value), "%" PRId64, v);
-		}
-		break;
-	}
-	case CAP_HEX: {
-		uint64_t v;
-		if (parse_hex(raw, rlen, &v)) {
-			cv->has_num = true;
-			cv->num = (int64_t)v;
-			snprintf(cv->value, sizeof(cv->value), "0x%" PRIX64, v);
-		}
-		break;
-	}
-	case CAP_ENUM: {
-		const struct enum_table *t = cs->table;
-		if (!t)
-			break;
-		uint64_t rv = 0;
-		bool rnum = parse_unsigned(raw, rlen, &rv);
-		for (size_t i = 0; i < t->n; i++) {
-			const char *k = t->keys[i];
-			size_t kl = strlen(k);
-			uint64_t kv;
-			if ((kl == rlen && eq_bytes(k, raw, kl, true)) ||
-			    (rnum && parse_unsigned(k, kl, &kv) && kv == rv)) {
-				set_text(cv, t->values[i], strlen(t->values[i]));
-				break;
-			}
-		}
-		break;
-	}
-	}
 }
 
 /* ---- compile ---- */
@@ -323,7 +154,7 @@ static uint64_t lit_hash(const char *s, size_t n, bool nocase)
 {
 	uint64_t h = 1469598103934665603ull ^ (nocase ? 0x9e3779b97f4a7c15ull : 0);
 	for (size_t i = 0; i < n; i++) {
-		h ^= nocase ? lower((unsigned char)s[i]) : (unsigned char)s[i];
+		h ^= nocase ? match_lower((unsigned char)s[i]) : (unsigned char)s[i];
 		h *= 1099511628211ull;
 	}
 	return h;
@@ -439,24 +270,7 @@ static int compile_regex(struct match_db *db, struct slot_info *si, struct diags
 	if (pcre2_pattern_info(si->re, PCRE2_INFO_CAPTURECOUNT, &ngroups) == 0 && ngroups > db->max_groups)
 		db->max_groups = ngroups;
 	db->any_regex = true;
-	if (det->ncaps) {
-		si->capgrp = xcalloc(det->ncaps, sizeof(*si->capgrp));
-		for (size_t k = 0; k < det->ncaps; k++) {
-			int g = pcre2_substring_number_from_name(si->re, (PCRE2_SPTR)det->caps[k].name);
-			if (g <= 0) {
-				const struct capture_spec *cs = &det->caps[k];
-				diags_add(d, DIAG_ERROR, cs->loc.file ? cs->loc.file : det->loc.file,
-				          cs->loc.file ? cs->loc.line : det->loc.line,
-				          cs->loc.file ? cs->loc.col : det->loc.col,
-				          "detector '%s': capture '%s' is not a (unique) named group "
-				          "(?<%s>...) of the regex",
-				          det->name, cs->name, cs->name);
-				return -1;
-			}
-			si->capgrp[k] = g;
-		}
-	}
-	return 0;
+	return match_cap_groups(si->re, det, &si->capgrp, d);
 }
 
 /* Adds one detector as a slot; interns its literals. */
@@ -777,7 +591,8 @@ static bool batch_full(const struct match_stream *ms)
 
 static void push_item(struct match_stream *ms, bool ems, size_t idx)
 {
-	xgrow((void **)&ms->items, &ms->icap, ms->nitems + 1, sizeof(*ms->items));
+	if (ms->nitems >= ms->icap)
+		xgrow((void **)&ms->items, &ms->icap, ms->nitems + 1, sizeof(*ms->items));
 	ms->items[ms->nitems].ems = ems;
 	ms->items[ms->nitems].idx = (uint32_t)idx;
 	ms->nitems++;
@@ -787,18 +602,25 @@ void match_push(struct match_stream *ms, const struct line *ln)
 {
 	size_t len = ln->text ? ln->len : 0;
 	/* NUL after each line: it is the C string end the callbacks rely on,
-	 * and no literal (a C string) can match across it into the next line. */
-	xgrow((void **)&ms->text, &ms->tcap, ms->tlen + len + 1, 1);
+	 * and no literal (a C string) can match across it into the next line.
+	 * The capacity checks are inline: this runs for every line. */
+	if (ms->tcap - ms->tlen < len + 1)
+		xgrow((void **)&ms->text, &ms->tcap, ms->tlen + len + 1, 1);
 	if (len)
 		memcpy(ms->text + ms->tlen, ln->text, len);
 	ms->text[ms->tlen + len] = '\0';
-	xgrow((void **)&ms->lines, &ms->lcap, ms->nlines + 1, sizeof(*ms->lines));
+	if (ms->nlines >= ms->lcap)
+		xgrow((void **)&ms->lines, &ms->lcap, ms->nlines + 1, sizeof(*ms->lines));
+	/* Field by field, not a struct copy: the caller has just written *ln
+	 * field by field, and wider loads of it would stall the CPU. */
 	struct qline *q = &ms->lines[ms->nlines];
-	q->ln = *ln;
 	q->ln.text = NULL;
 	q->ln.len = len;
-	if (q->ln.body > len)
-		q->ln.body = len;
+	q->ln.body = ln->body < len ? ln->body : len;
+	q->ln.offset = ln->offset;
+	q->ln.lineno = ln->lineno;
+	q->ln.time_ns = ln->time_ns;
+	q->ln.flags = ln->flags;
 	q->tstart = ms->tlen;
 	q->overflow = false;
 	ms->tlen += len + 1;
@@ -1059,7 +881,8 @@ static bool eval_slot(struct match_stream *ms, uint32_t sid, const struct line *
 			uint32_t g = (uint32_t)si->capgrp[k];
 			if (g >= nov || ov[2 * g] == PCRE2_UNSET || ov[2 * g + 1] < ov[2 * g])
 				continue; /* the group did not take part in the match */
-			cap_fill(&caps[ncaps++], &det->caps[k], body + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+			match_cap_fill(&caps[ncaps++], &det->caps[k], body + ov[2 * g],
+			               ov[2 * g + 1] - ov[2 * g]);
 		}
 	} else {
 		if (!eval_lits(ms, si, body, blen, only_hit, serial, &s, &e))
@@ -1102,18 +925,27 @@ static void eval_line(struct match_stream *ms, size_t li, size_t *hp)
 {
 	const struct match_db *db = ms->db;
 	struct qline *q = &ms->lines[li];
-	q->ln.text = ms->text + q->tstart;
+	/* A copy, made field by field: a callback that pushes may move the
+	 * lines array, and a struct copy right after a store to it stalls. */
+	struct line ln;
+	ln.text = ms->text + q->tstart;
+	ln.len = q->ln.len;
+	ln.body = q->ln.body;
+	ln.offset = q->ln.offset;
+	ln.lineno = q->ln.lineno;
+	ln.time_ns = q->ln.time_ns;
+	ln.flags = q->ln.flags;
 	uint64_t serial = ms->serial_base + li + 1;
 	size_t nc = 0;
-	bool only_hit = !q->overflow;
+	bool overflow = q->overflow;
 
-	if (q->overflow) {
+	if (overflow) {
 		for (size_t k = 0; k < db->nlitslots; k++)
 			add_cand(ms, &nc, db->litslots[k], serial);
 	}
 	while (*hp < ms->nhits && ms->hits[*hp].line == li) {
 		uint32_t id = ms->hits[(*hp)++].lit;
-		if (q->overflow)
+		if (overflow)
 			continue;
 		ms->lit_line[id] = serial;
 		const struct lit_ent *le = &db->lits[id];
@@ -1127,49 +959,11 @@ static void eval_line(struct match_stream *ms, size_t li, size_t *hp)
 	if (nc) {
 		sort_u32(ms->cand, nc);
 		for (size_t k = 0; k < nc; k++)
-			if (eval_slot(ms, ms->cand[k], &q->ln, only_hit, serial, &ms->out[nh]))
+			if (eval_slot(ms, ms->cand[k], &ln, !overflow, serial, &ms->out[nh]))
 				nh++;
 	}
-	/* a copy: a callback that pushes may move the lines array */
-	struct line ln = q->ln;
 	if (ms->on_line)
 		ms->on_line(ms->ctx, &ln, nh ? ms->out : NULL, nh);
-}
-
-/* The record field a capture names, or NULL when the record has none. */
-static const char *ems_field(const struct ems_record *rec, const char *name, char *tmp, size_t tmpsz)
-{
-	const struct ems_machine_info *mi = &rec->mi;
-	if (strcmp(name, "stopcode") == 0) {
-		if (rec->kind != EMS_BUGCHECK)
-			return NULL;
-		if (rec->stopcode_text[0])
-			return rec->stopcode_text;
-		if (!rec->has_stopcode)
-			return NULL;
-		snprintf(tmp, tmpsz, "0x%" PRIX32, rec->stopcode);
-		return tmp;
-	}
-	if (!rec->has_machine_info && rec->kind != EMS_MACHINE_INFO)
-		return NULL;
-	static const struct {
-		const char *name;
-		size_t off;
-	} fields[] = {
-	    {"name", offsetof(struct ems_machine_info, name)},
-	    {"guid", offsetof(struct ems_machine_info, guid)},
-	    {"arch", offsetof(struct ems_machine_info, arch)},
-	    {"os_version", offsetof(struct ems_machine_info, os_version)},
-	    {"os_build", offsetof(struct ems_machine_info, os_build)},
-	    {"os_product", offsetof(struct ems_machine_info, os_product)},
-	    {"os_sp", offsetof(struct ems_machine_info, os_sp)},
-	};
-	for (size_t i = 0; i < ARRAY_LEN(fields); i++)
-		if (strcmp(name, fields[i].name) == 0) {
-			const char *v = (const char *)mi + fields[i].off;
-			return v[0] ? v : NULL;
-		}
-	return NULL;
 }
 
 static bool ems_slot_matches(const struct detector *det, const struct ems_record *rec)
@@ -1199,13 +993,7 @@ static void eval_ems(struct match_stream *ms, const struct ems_record *rec)
 		if (!ems_slot_matches(det, rec))
 			continue;
 		struct capture_val *caps = &ms->caps[si->capbase];
-		size_t ncaps = 0;
-		for (size_t c = 0; c < det->ncaps; c++) {
-			char tmp[24];
-			const char *v = ems_field(rec, det->caps[c].name, tmp, sizeof(tmp));
-			if (v)
-				cap_fill(&caps[ncaps++], &det->caps[c], v, strnlen(v, MATCH_CAP_VALUE_MAX));
-		}
+		size_t ncaps = match_cap_ems(det, rec, caps);
 		struct match_hit *h = &ms->out[nh++];
 		h->slot = sid;
 		h->s = &si->s;

@@ -3,8 +3,10 @@
  *
  * A byte-at-a-time state machine handles escapes, line terminators and
  * control bytes; between them, runs of plain text are found with SSE2 (or a
- * class table) and copied with memcpy, because plain text is nearly all of a
- * console's output and the normaliser must not be the bottleneck.
+ * class table) and copied into the line in the same pass, because plain
+ * text is nearly all of a console's output and the normaliser must not be
+ * the bottleneck. The same pass notes a '<', so that the EMS parser only
+ * sees the lines that can matter to it.
  *
  * Every piece of state survives across norm_feed calls (escape state, the
  * CR/LF partner still to swallow, the line being built), so any split of the
@@ -86,6 +88,8 @@ struct norm {
 	bool csi_inter;    /* intermediate bytes: not a sequence we act on */
 
 	struct ems_parser ems;
+	bool lt;              /* the current line may hold a '<' (so a tag) */
+	unsigned ems_pending; /* plain lines the EMS parser must still see */
 	char line[LINE_MAX_LEN + 1];
 };
 
@@ -127,6 +131,7 @@ static void start_line(struct norm *n, uint64_t o)
 static void clear_line(struct norm *n)
 {
 	n->len = 0;
+	n->lt = false;
 	n->started = false;
 	n->cont = false;
 	n->dirty = false;
@@ -147,7 +152,18 @@ static void emit_line(struct norm *n, unsigned flags, uint64_t at_off)
 	ln.flags = flags | (n->cont ? LINE_CONT : 0u) | (n->t_flags & TIME_BITS);
 	if (n->on_line)
 		n->on_line(n->ctx, &ln);
-	ems_feed_line(&n->ems, n->line, n->len, ln.offset);
+	/* EMS records are made of tags, so a line without '<' only counts
+	 * towards the bounds of a record that is open; and a record is cut
+	 * after EMS_MAX_RECORD_LINES lines. So the parser needs to see a line
+	 * without '<' only within that many lines after one with '<', and
+	 * most console lines skip it. */
+	if (n->lt) {
+		ems_feed_line(&n->ems, n->line, n->len, ln.offset);
+		n->ems_pending = EMS_MAX_RECORD_LINES;
+	} else if (n->ems_pending) {
+		n->ems_pending--;
+		ems_feed_line(&n->ems, n->line, n->len, ln.offset);
+	}
 	clear_line(n);
 }
 
@@ -168,25 +184,20 @@ static void append_byte(struct norm *n, unsigned char b, uint64_t o)
 		cut_line(n, o);
 	n->line[n->len++] = (char)b;
 	n->dirty = true;
+	if (b == '<')
+		n->lt = true;
 }
 
-/* A run of plain bytes at offset o. */
-static void append_run(struct norm *n, const unsigned char *p, size_t k, uint64_t o)
+/* k plain bytes at offset o were copied to the end of the line (they fit);
+ * lt: they hold a '<'. */
+static void append_copied(struct norm *n, size_t k, uint64_t o, bool lt)
 {
 	n->pair = 0;
 	start_line(n, o);
-	while (k) {
-		if (n->len == LINE_MAX_LEN)
-			cut_line(n, o);
-		size_t room = LINE_MAX_LEN - n->len;
-		size_t c = k < room ? k : room;
-		memcpy(n->line + n->len, p, c);
-		n->len += c;
-		p += c;
-		o += c;
-		k -= c;
-	}
+	n->len += k;
 	n->dirty = true;
+	if (lt)
+		n->lt = true;
 }
 
 /* Backspace: one character back, a whole UTF-8 sequence when the line ends
@@ -449,34 +460,65 @@ static const unsigned char special_class[256] = {
     [0x1C] = 1, [0x1D] = 1, [0x1E] = 1, [0x1F] = 1, [0x7F] = 1,
 };
 
-/* Length of the run of plain bytes (not C0, not DEL) at p. */
-static size_t plain_run(const unsigned char *p, size_t k)
+/*
+ * Length of the run of plain bytes (not C0, not DEL) at src, at most k,
+ * copied to dst as it is found (one pass over the bytes instead of a search
+ * and a memcpy). dst has room for k bytes and nothing is written past them,
+ * but bytes after the run may be written too: they are not part of the line.
+ * *lt is set when the run holds a '<' (for the EMS parser).
+ */
+static size_t plain_copy(char *dst, const unsigned char *src, size_t k, bool *lt)
 {
 	size_t i = 0;
 #ifdef __SSE2__
 	const __m128i c0_max = _mm_set1_epi8(0x1F);
 	const __m128i del = _mm_set1_epi8(0x7F);
+	const __m128i lt_byte = _mm_set1_epi8('<');
+	__m128i lt_acc = _mm_setzero_si128();
 	for (; i + 32 <= k; i += 32) {
-		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 16));
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 16));
+		_mm_storeu_si128((__m128i *)(void *)(dst + i), a);
+		_mm_storeu_si128((__m128i *)(void *)(dst + i + 16), b);
 		/* unsigned x <= 0x1F  <=>  min(x, 0x1F) == x */
 		__m128i sa = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(a, c0_max), a), _mm_cmpeq_epi8(a, del));
 		__m128i sb = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(b, c0_max), b), _mm_cmpeq_epi8(b, del));
+		__m128i la = _mm_cmpeq_epi8(a, lt_byte), lb = _mm_cmpeq_epi8(b, lt_byte);
 		unsigned m = (unsigned)_mm_movemask_epi8(sa) | (unsigned)_mm_movemask_epi8(sb) << 16;
-		if (m)
-			return i + (size_t)__builtin_ctz(m);
+		if (m) {
+			unsigned l = (unsigned)_mm_movemask_epi8(la) | (unsigned)_mm_movemask_epi8(lb) << 16;
+			unsigned at = (unsigned)__builtin_ctz(m);
+			if ((l & ((1u << at) - 1)) || _mm_movemask_epi8(lt_acc))
+				*lt = true;
+			return i + at;
+		}
+		lt_acc = _mm_or_si128(lt_acc, _mm_or_si128(la, lb));
 	}
 	for (; i + 16 <= k; i += 16) {
-		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+		_mm_storeu_si128((__m128i *)(void *)(dst + i), a);
 		__m128i sa = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(a, c0_max), a), _mm_cmpeq_epi8(a, del));
+		__m128i la = _mm_cmpeq_epi8(a, lt_byte);
 		unsigned m = (unsigned)_mm_movemask_epi8(sa);
-		if (m)
-			return i + (size_t)__builtin_ctz(m);
+		if (m) {
+			unsigned l = (unsigned)_mm_movemask_epi8(la);
+			unsigned at = (unsigned)__builtin_ctz(m);
+			if ((l & ((1u << at) - 1)) || _mm_movemask_epi8(lt_acc))
+				*lt = true;
+			return i + at;
+		}
+		lt_acc = _mm_or_si128(lt_acc, la);
 	}
+	if (_mm_movemask_epi8(lt_acc))
+		*lt = true;
 #endif
-	for (; i < k; i++)
-		if (special_class[p[i]])
+	for (; i < k; i++) {
+		if (special_class[src[i]])
 			return i;
+		dst[i] = (char)src[i];
+		if (src[i] == '<')
+			*lt = true;
+	}
 	return k;
 }
 
@@ -488,9 +530,14 @@ void norm_feed(struct norm *n, const void *buf, size_t len, int64_t time_ns, uns
 	size_t i = 0;
 	while (i < len) {
 		if (n->st == ST_TEXT) {
-			size_t k = plain_run(p + i, len - i);
+			/* plain text straight into the line, as far as it has room;
+			 * the byte after it is special, or it arrives for a full line
+			 * (text_byte cuts the line then) */
+			size_t room = LINE_MAX_LEN - n->len, lim = len - i < room ? len - i : room;
+			bool lt = false;
+			size_t k = plain_copy(n->line + n->len, p + i, lim, &lt);
 			if (k) {
-				append_run(n, p + i, k, n->off + i);
+				append_copied(n, k, n->off + i, lt);
 				i += k;
 				if (i == len)
 					break;

@@ -17,19 +17,31 @@ struct pipeline {
 	struct norm *norm;
 	struct match_stream *ms;
 	struct engine *engine;
+	pipeline_line_fn line_hook;
+	void *line_ctx;
 };
 
 static void on_norm_line(void *ctx, const struct line *in)
 {
 	struct pipeline *p = ctx;
-	struct line ln = *in;
 	struct ts_prefix tp;
-	ts_parse_prefix(ln.text, ln.len, &tp);
-	ln.body = tp.body;
-	unsigned tflags = ln.flags & (LINE_TIME_KNOWN | LINE_TIME_WALL);
+	clock_prefix(&p->clock, in->text, in->len, &tp);
+	unsigned tflags = in->flags & (LINE_TIME_KNOWN | LINE_TIME_WALL);
 	unsigned out_flags = 0;
-	clock_line(&p->clock, &tp, ln.time_ns, tflags, &ln.time_ns, &out_flags);
-	ln.flags = (ln.flags & ~(unsigned)(LINE_TIME_KNOWN | LINE_TIME_WALL)) | out_flags;
+	int64_t t = 0;
+	clock_line(&p->clock, &tp, in->time_ns, tflags, &t, &out_flags);
+	/* Field by field, not a struct copy of *in: the normaliser has just
+	 * written it field by field, and wider loads of it would stall. */
+	struct line ln;
+	ln.text = in->text;
+	ln.len = in->len;
+	ln.body = tp.body;
+	ln.offset = in->offset;
+	ln.lineno = in->lineno;
+	ln.time_ns = t;
+	ln.flags = (in->flags & ~(unsigned)(LINE_TIME_KNOWN | LINE_TIME_WALL)) | out_flags;
+	if (p->line_hook)
+		p->line_hook(p->line_ctx, &ln);
 	match_push(p->ms, &ln);
 }
 
@@ -81,7 +93,10 @@ void pipeline_feed(struct pipeline *p, const void *buf, size_t len, int64_t now)
 {
 	if (p->clock.mode == CLOCK_VIRTUAL)
 		now = p->clock.now;
-	norm_feed(p->norm, buf, len, now, feed_flags(p));
+	unsigned ff = feed_flags(p);
+	if (p->clock.mode == CLOCK_LOG && now != 0)
+		ff = LINE_TIME_KNOWN | LINE_TIME_WALL; /* bytes dated by a capture index */
+	norm_feed(p->norm, buf, len, now, ff);
 	if (p->clock.mode != CLOCK_LOG)
 		match_flush(p->ms);
 }
@@ -109,6 +124,12 @@ void pipeline_finish(struct pipeline *p)
 	norm_finish(p->norm, now, feed_flags(p));
 	match_flush(p->ms);
 	engine_finish(p->engine);
+}
+
+void pipeline_set_line_hook(struct pipeline *p, pipeline_line_fn fn, void *ctx)
+{
+	p->line_hook = fn;
+	p->line_ctx = ctx;
 }
 
 struct engine *pipeline_engine(struct pipeline *p)

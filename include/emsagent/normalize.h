@@ -14,8 +14,10 @@
  * line; CR LF, LF CR, lone CR, lone LF each end a line once; BS erases the
  * last character; NUL and other C0 bytes except TAB are dropped; invalid UTF-8
  * is kept; lines over LINE_MAX_LEN are cut (LINE_CUT) and continued
- * (LINE_CONT). Each completed line also goes through the EMS parser, whose
- * records come out of on_ems.
+ * (LINE_CONT). Completed lines also go through the EMS parser, whose records
+ * come out of on_ems (a line that can change nothing there, one without '<'
+ * and far enough from the last one that no record can still be open, is
+ * not handed to it: the records are those of feeding every line).
  */
 #ifndef EMSAGENT_NORMALIZE_H
 #define EMSAGENT_NORMALIZE_H

@@ -1,13 +1,15 @@
 /*
  * test_clock.c — timestamp prefixes (ISO-8601, syslog, printk), what is
  * rejected, and the clock modes: feed time, log time, monotonicity, printk
- * re-anchoring, syslog years, the virtual clock.
+ * re-anchoring, syslog years and the year hint, the virtual clock, and
+ * that the prefix cache never changes an answer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -271,7 +273,8 @@ static void test_log_syslog_year(void **state)
 	int64_t t;
 	unsigned f;
 	clock_init(&c, CLOCK_LOG);
-	/* no year known: 1970 */
+	/* no year known and no hint: 1970 */
+	clock_set_year_hint(&c, 0);
 	line_time(&c, "Nov 21 10:15:02 a", 0, 0, &t, &f);
 	assert_int_equal(t, S(28030502));
 
@@ -371,6 +374,177 @@ static void test_log_monotonic(void **state)
 	}
 }
 
+/* Before any wall time, syslog stamps take the year hint: by default the
+ * current UTC year, or one that is set; a wall time, once known, wins. */
+static void test_log_syslog_year_hint(void **state)
+{
+	(void)state;
+	struct clock c;
+	int64_t t;
+	unsigned f;
+
+	/* the default: this year (worked out here with gmtime_r) */
+	time_t now = time(NULL);
+	struct tm tm;
+	assert_non_null(gmtime_r(&now, &tm));
+	int year = tm.tm_year + 1900;
+	clock_init(&c, CLOCK_LOG);
+	line_time(&c, "Mar  1 00:00:00 a", 0, 0, &t, &f);
+	assert_int_equal(f, LINE_TIME_KNOWN | LINE_TIME_WALL);
+	struct tm want = {.tm_year = year - 1900, .tm_mon = 2, .tm_mday = 1};
+	assert_int_equal(t, S(timegm(&want)));
+
+	/* a set hint; February 29 is a real day in a leap year */
+	clock_init(&c, CLOCK_LOG);
+	clock_set_year_hint(&c, 2024);
+	line_time(&c, "Feb 29 12:00:00 a", 0, 0, &t, &f);
+	assert_int_equal(t, S(1709208000)); /* 2024-02-29T12:00:00Z */
+	/* and the next stamps follow the year of that time */
+	line_time(&c, "Dec 31 23:59:59 b", 0, 0, &t, &f);
+	assert_int_equal(t, S(1735689599)); /* 2024-12-31T23:59:59Z */
+	line_time(&c, "Jan  1 00:00:01 c", 0, 0, &t, &f);
+	assert_int_equal(t, S(1735689601)); /* 2025-01-01 */
+
+	/* an ISO stamp before: its year, not the hint */
+	clock_init(&c, CLOCK_LOG);
+	clock_set_year_hint(&c, 2001);
+	line_time(&c, "2026-11-21T10:00:00Z a", 0, 0, &t, &f);
+	line_time(&c, "Nov 21 10:15:02 b", 0, 0, &t, &f);
+	assert_int_equal(t, S(T_2026_11_21));
+
+	/* a printk time is no wall time: the hint still decides */
+	clock_init(&c, CLOCK_LOG);
+	clock_set_year_hint(&c, 2026);
+	line_time(&c, "[    5.000000] a", 0, 0, &t, &f);
+	assert_int_equal(f, LINE_TIME_KNOWN);
+	line_time(&c, "Nov 21 10:15:02 b", 0, 0, &t, &f);
+	assert_int_equal(t, S(T_2026_11_21));
+	assert_int_equal(f, LINE_TIME_KNOWN | LINE_TIME_WALL);
+
+	/* years the clock cannot hold remove the hint */
+	clock_init(&c, CLOCK_LOG);
+	clock_set_year_hint(&c, 3000);
+	line_time(&c, "Nov 21 10:15:02 a", 0, 0, &t, &f);
+	assert_int_equal(t, S(28030502));
+	clock_init(&c, CLOCK_LOG);
+	clock_set_year_hint(&c, -5);
+	line_time(&c, "Nov 21 10:15:02 a", 0, 0, &t, &f);
+	assert_int_equal(t, S(28030502));
+
+	/* live and virtual clocks have no hint (their times come from the feed) */
+	clock_init(&c, CLOCK_VIRTUAL);
+	assert_int_equal(c.year_hint, 0);
+}
+
+static void assert_same_prefix(const struct ts_prefix *a, const struct ts_prefix *b, const char *s)
+{
+	if (a->body != b->body || a->has_wall != b->has_wall || a->wall_ns != b->wall_ns ||
+	    a->has_printk != b->has_printk || a->printk_ns != b->printk_ns ||
+	    a->wall_no_year != b->wall_no_year || a->wall_month != b->wall_month ||
+	    a->wall_in_month_ns != b->wall_in_month_ns)
+		fail_msg("cached parse differs for \"%s\": body %zu/%zu wall %d/%d %lld/%lld printk %d/%d", s,
+		         a->body, b->body, a->has_wall, b->has_wall, (long long)a->wall_ns,
+		         (long long)b->wall_ns, a->has_printk, b->has_printk);
+}
+
+/* clock_prefix (with its cache) says exactly what ts_parse_prefix says,
+ * whatever came before: lines that repeat the cached bytes and then go
+ * wrong, shorter lines, the other kind of stamp. */
+static void test_prefix_cache(void **state)
+{
+	(void)state;
+	static const char *const lines[] = {
+	    "2026-11-21T10:15:02Z a",
+	    "2026-11-21T10:15:03.5Z b",
+	    "2026-11-21T10:15:61Z c", /* same head, bad seconds */
+	    "2026-11-21T10:15:0",     /* same head, cut */
+	    "2026-11-21T10:15:",
+	    "2026-11-21T10:15:04+01:00 d",
+	    "2026-11-21T10:15:05Zjunk",
+	    "2026-11-21T10:16:00 [   1.5] e", /* same date, new minute */
+	    "2026-11-21 10:16:00 f",
+	    "2026-11-21x10:16:00 g", /* same date, bad separator */
+	    "2026-11-22T00:00:00Z h",
+	    "2026-02-29T00:00:00Z i", /* no such day: never cached */
+	    "Nov 21 10:15:02 j",
+	    "Nov 21 10:15:03.25 k",
+	    "Nov 21 10:15:99 l",
+	    "Nov 21 10:15:0",
+	    "Nov 21 10:15:04x",
+	    "Nov 21 10:15:05\t[    3.000000] m",
+	    "Nov  1 10:15:05 n",
+	    "Nov 1 10:15:05 o",
+	    "Nov 1 10:15:06 p",
+	    "2026-11-21T10:15:06Z q",
+	    "Nov 1 10:15:07 r",
+	    "[    4.000000] s",
+	    "plain",
+	    "",
+	    "Nov 1 10:15:08",
+	};
+	struct clock c;
+	clock_init(&c, CLOCK_LOG);
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < ARRAY_LEN(lines); i++) {
+			struct ts_prefix a, b;
+			memset(&a, 0x55, sizeof(a));
+			clock_prefix(&c, lines[i], strlen(lines[i]), &a);
+			ts_parse_prefix(lines[i], strlen(lines[i]), &b);
+			assert_same_prefix(&a, &b, lines[i]);
+		}
+	}
+
+	/* random mutations of stamps, each parsed after its neighbour */
+	static const char *const seeds[] = {"2026-11-21T10:15:02.123+01:00 x", "Dec 31 23:59:60,5 y",
+	                                    "1999-12-31 23:59:59Z [ 12.5] z", "Feb 29 00:00:00 w"};
+	static const char alphabet[] = "0123456789 :-+.,TZz[]JanFebDec";
+	uint64_t r = 0x1234567;
+	char buf[64];
+	clock_init(&c, CLOCK_LOG);
+	for (int n = 0; n < 200000; n++) {
+		r = r * 6364136223846793005ull + 1442695040888963407ull;
+		const char *seed = seeds[(r >> 33) % ARRAY_LEN(seeds)];
+		size_t len = strlen(seed);
+		memcpy(buf, seed, len + 1);
+		for (int m = (int)((r >> 40) % 3); m > 0; m--) {
+			r = r * 6364136223846793005ull + 1442695040888963407ull;
+			buf[(r >> 33) % len] = alphabet[(r >> 45) % (sizeof(alphabet) - 1)];
+		}
+		if ((r >> 50) % 4 == 0)
+			len = (r >> 20) % (len + 1); /* cut */
+		struct ts_prefix a, b;
+		clock_prefix(&c, buf, len, &a);
+		ts_parse_prefix(buf, len, &b);
+		buf[len] = '\0';
+		assert_same_prefix(&a, &b, buf);
+	}
+}
+
+/* The year and month caches of syslog placement follow the clock. */
+static void test_log_syslog_caches(void **state)
+{
+	(void)state;
+	struct clock c;
+	int64_t t;
+	unsigned f;
+	clock_init(&c, CLOCK_LOG);
+	line_time(&c, "2024-12-31T23:00:00Z a", 0, 0, &t, &f);
+	/* alternate months and years: each answer computed afresh must match */
+	line_time(&c, "Dec 31 23:30:00 b", 0, 0, &t, &f);
+	assert_int_equal(t, S(1735687800)); /* 2024-12-31T23:30:00Z */
+	line_time(&c, "Jan  1 00:30:00 c", 0, 0, &t, &f);
+	assert_int_equal(t, S(1735691400)); /* 2025-01-01T00:30:00Z */
+	line_time(&c, "Jan  1 00:31:00 d", 0, 0, &t, &f);
+	assert_int_equal(t, S(1735691460));
+	line_time(&c, "Feb  1 00:00:00 e", 0, 0, &t, &f);
+	assert_int_equal(t, S(1738368000));               /* 2025-02-01 */
+	line_time(&c, "Jan 31 00:00:00 f", 0, 0, &t, &f); /* earlier: held at the last time */
+	assert_int_equal(t, S(1738368000));
+	line_time(&c, "2027-06-01T00:00:00Z g", 0, 0, &t, &f);
+	line_time(&c, "Jun  1 00:00:01 h", 0, 0, &t, &f);
+	assert_int_equal(t, S(1811808001)); /* 2027-06-01T00:00:01Z */
+}
+
 static void test_monotonic_realtime(void **state)
 {
 	(void)state;
@@ -382,12 +556,21 @@ static void test_monotonic_realtime(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_iso_forms),     cmocka_unit_test(test_syslog_forms),
-	    cmocka_unit_test(test_printk_forms),  cmocka_unit_test(test_rejects),
-	    cmocka_unit_test(test_length_bound),  cmocka_unit_test(test_live_and_virtual),
-	    cmocka_unit_test(test_log_wall),      cmocka_unit_test(test_log_syslog_year),
-	    cmocka_unit_test(test_log_printk),    cmocka_unit_test(test_log_printk_wall_anchor),
-	    cmocka_unit_test(test_log_monotonic), cmocka_unit_test(test_monotonic_realtime),
+	    cmocka_unit_test(test_iso_forms),
+	    cmocka_unit_test(test_syslog_forms),
+	    cmocka_unit_test(test_printk_forms),
+	    cmocka_unit_test(test_rejects),
+	    cmocka_unit_test(test_length_bound),
+	    cmocka_unit_test(test_live_and_virtual),
+	    cmocka_unit_test(test_log_wall),
+	    cmocka_unit_test(test_log_syslog_year),
+	    cmocka_unit_test(test_log_printk),
+	    cmocka_unit_test(test_log_printk_wall_anchor),
+	    cmocka_unit_test(test_log_monotonic),
+	    cmocka_unit_test(test_monotonic_realtime),
+	    cmocka_unit_test(test_log_syslog_year_hint),
+	    cmocka_unit_test(test_prefix_cache),
+	    cmocka_unit_test(test_log_syslog_caches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

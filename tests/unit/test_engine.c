@@ -1406,6 +1406,93 @@ static void test_bad_hits_are_ignored(void **state)
 	engine_free(e);
 }
 
+/* ---- per-line work only where a rule needs it ------------------------- */
+
+/* Among rules that have nothing to do with plain lines, the ones that do
+ * (any-output waits, stages armed without a clock) still see every line,
+ * whatever their place in the rule set. */
+static void test_plain_lines_reach_the_rules_that_need_them(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new();
+	int filler[6];
+	for (int i = 0; i < 3; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "F%d", i);
+		filler[i] = mk_rule(&f->rs, id);
+		mk_det(&f->rs, filler[i], "x", DET_CONTAINS, "x", NULL);
+	}
+	int out = absent_rule(&f->rs, "out", MIN(30)); /* any-output */
+	for (int i = 3; i < 5; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "F%d", i);
+		filler[i] = mk_rule(&f->rs, id);
+		mk_det(&f->rs, filler[i], "x", DET_CONTAINS, "x", NULL);
+	}
+	int beat = absent_rule(&f->rs, "beat", MIN(10)); /* `of` a detector */
+	mk_det(&f->rs, beat, "hb", DET_CONTAINS, "heartbeat", NULL);
+	f->rs.rules[beat].when.absent_of = 2;
+	filler[5] = mk_rule(&f->rs, "F5");
+	mk_det(&f->rs, filler[5], "x", DET_CONTAINS, "x", NULL);
+	fx_start(f);
+
+	/* both stages entered without a clock: no timer yet */
+	FEED(f, NOCLK, "Preparing", HR(out, 0, NULL), HR(beat, 0, NULL));
+	expect_kinds(f, 2, EV_RULE_PENDING, EV_RULE_PENDING);
+	feed0(f, NOCLK, "no time here");
+	assert_int_equal(engine_next_deadline(f->e), INT64_MAX);
+	/* the first line with a time, no hits: both waits start there */
+	feed0(f, MIN(100), "stamped");
+	assert_int_equal(engine_next_deadline(f->e), MIN(110));
+	/* plain lines feed the any-output wait only */
+	feed0(f, MIN(105), "output");
+	tick(f, MIN(110));
+	expect_kinds(f, 3, EV_RULE_PENDING, EV_RULE_PENDING, EV_RULE_FIRED);
+	assert_string_equal(f->ev[2].rule, "beat");
+	assert_int_equal(engine_next_deadline(f->e), MIN(135));
+	feed0(f, MIN(120), "more output");
+	assert_int_equal(engine_next_deadline(f->e), MIN(150));
+	/* the heartbeat resolves its rule; the filler rules never stir */
+	FEED(f, MIN(121), "heartbeat", HR(beat, 2, NULL));
+	expect_kinds(f, 4, EV_RULE_PENDING, EV_RULE_PENDING, EV_RULE_FIRED, EV_RULE_RESOLVED);
+	tick(f, MIN(151));
+	expect_kinds(f, 5, EV_RULE_PENDING, EV_RULE_PENDING, EV_RULE_FIRED, EV_RULE_RESOLVED, EV_RULE_FIRED);
+	assert_string_equal(f->ev[4].rule, "out");
+	assert_int_equal(f->ev[4].t, MIN(151));
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(engine_rule_state(f->e, filler[i]), RULE_IDLE);
+	fx_free(f);
+}
+
+/* Without any rule that needs plain lines, they still run due timers and
+ * count: line numbers and offsets carried by later EMS events stay right. */
+static void test_plain_lines_without_listeners(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new();
+	int r = mk_rule(&f->rs, "R");
+	mk_det(&f->rs, r, "a", DET_CONTAINS, "a", NULL);
+	mk_det(&f->rs, r, "b", DET_CONTAINS, "b", NULL);
+	struct when *w = &f->rs.rules[r].when;
+	w->kind = WHEN_ALL;
+	w->of = ints(2, 0, 1);
+	w->nof = 2;
+	w->within_ns = MIN(5);
+	fx_start(f);
+	FEED(f, MIN(1), "a", HR(r, 0, NULL));
+	for (int i = 0; i < 100; i++)
+		feed0(f, MIN(2), "plain");
+	FEED(f, MIN(3), "b", HR(r, 1, NULL));
+	expect_kinds(f, 1, EV_RULE_FIRED);
+	assert_int_equal(f->ev[0].lineno, 102);
+	struct ems_record rec = {.kind = EMS_MACHINE_INFO, .offset = 7};
+	engine_ems(f->e, &rec, NULL, 0);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(f->ev[1].lineno, 102);
+	assert_int_equal(f->ev[1].t, MIN(3));
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1437,6 +1524,8 @@ int main(void)
 	    cmocka_unit_test(test_deadline_order),
 	    cmocka_unit_test(test_ems),
 	    cmocka_unit_test(test_bad_hits_are_ignored),
+	    cmocka_unit_test(test_plain_lines_reach_the_rules_that_need_them),
+	    cmocka_unit_test(test_plain_lines_without_listeners),
 	};
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

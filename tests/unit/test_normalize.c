@@ -2,7 +2,8 @@
  * test_normalize.c — the normaliser: line terminators, escapes, backspace,
  * control bytes, the length cap, partial lines, offsets, line numbers and
  * times, and the property that any split of the input (whole, byte by byte,
- * random chunkings with fixed seeds) gives the identical lines and records.
+ * random chunkings with fixed seeds) gives the identical lines and records,
+ * and the same EMS records as a parser fed every line.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -637,6 +638,151 @@ static void test_random_bytes(void **state)
 	free(in);
 }
 
+/* The normaliser hands the EMS parser only the lines that can matter to it
+ * (those with a '<', and the plain lines an open record may still count).
+ * The records, and where they come out among the lines, must be exactly
+ * those of a parser fed every complete line. */
+struct ref_ems {
+	struct got got; /* what the normaliser delivered */
+	struct got ref; /* records of the parser fed every line; lines unused but counted */
+	struct ems_parser p;
+};
+
+static void ref_on_ems(void *ctx, const struct ems_record *rec)
+{
+	struct ref_ems *r = ctx;
+	xgrow((void **)&r->ref.ems, &r->ref.capems, r->ref.nems + 1, sizeof(*r->ref.ems));
+	r->ref.ems[r->ref.nems].rec = *rec;
+	r->ref.ems[r->ref.nems].after_lines = r->got.n;
+	r->ref.nems++;
+}
+
+static void ref_on_line(void *ctx, const struct line *ln)
+{
+	struct ref_ems *r = ctx;
+	on_line(&r->got, ln);
+	if (!(ln->flags & LINE_PARTIAL))
+		ems_feed_line(&r->p, ln->text, ln->len, ln->offset);
+}
+
+static void ref_on_norm_ems(void *ctx, const struct ems_record *rec)
+{
+	struct ref_ems *r = ctx;
+	on_ems(&r->got, rec);
+}
+
+static void check_ems_like_every_line(const char *in, size_t len, const char *what)
+{
+	struct ref_ems r;
+	memset(&r, 0, sizeof(r));
+	ems_init(&r.p, ref_on_ems, &r);
+	struct norm *n = norm_new(ref_on_line, ref_on_norm_ems, &r);
+	norm_feed(n, in, len, 0, 0);
+	norm_finish(n, 0, 0);
+	ems_finish(&r.p);
+	norm_free(n);
+	/* compare the records only: the reference holds no lines */
+	r.ref.n = r.got.n;
+	if (r.got.nems != r.ref.nems)
+		fail_msg("%s: %zu EMS records, the every-line parser gives %zu", what, r.got.nems,
+		         r.ref.nems);
+	struct got lines_only = r.got;
+	lines_only.ems = r.ref.ems;
+	assert_same(&r.got, &lines_only, what);
+	r.ref.n = 0;
+	got_free(&r.got);
+	got_free(&r.ref);
+}
+
+#define APPEND(b, lit) buf_append(b, lit, sizeof(lit) - 1)
+
+static void test_ems_skips_plain_lines(void **state)
+{
+	(void)state;
+	struct buf b = {0};
+	/* a record that never closes: cut by the line bound, 100 plain lines on */
+	APPEND(&b, "<BP>\r\n");
+	for (int i = 0; i < 100; i++)
+		APPEND(&b, "plain line\r\n");
+	APPEND(&b, "</BP>\r\n");
+	check_ems_like_every_line(b.data, b.len, "unclosed");
+	struct got g;
+	run(&g, b.data, b.len);
+	assert_int_equal(g.nems, 1);
+	assert_true(g.ems[0].rec.truncated);
+	assert_int_equal(g.ems[0].after_lines, 1 + EMS_MAX_RECORD_LINES);
+	got_free(&g);
+
+	/* one that closes after plain lines, well inside the bound */
+	buf_reset(&b);
+	APPEND(&b, "x\r\n<BP>\r\n");
+	for (int i = 0; i < EMS_MAX_RECORD_LINES - 3; i++)
+		APPEND(&b, "plain\r\n");
+	APPEND(&b, "<PROPERTY NAME=\"STOPCODE\"><VALUE>\"0x50\"</VALUE></PROPERTY></BP>\r\nafter\r\n");
+	check_ems_like_every_line(b.data, b.len, "closed");
+	run(&g, b.data, b.len);
+	assert_int_equal(g.nems, 1);
+	assert_false(g.ems[0].rec.truncated);
+	assert_true(g.ems[0].rec.has_stopcode);
+	assert_int_equal(g.ems[0].rec.stopcode, 0x50);
+	got_free(&g);
+
+	/* the '<' in the first part of a cut line, then plain lines */
+	buf_reset(&b);
+	APPEND(&b, "<machine-info>");
+	for (size_t i = 0; i < LINE_MAX_LEN + 100; i++)
+		buf_putc(&b, 'a');
+	APPEND(&b, "\r\n");
+	for (int i = 0; i < 80; i++)
+		APPEND(&b, "plain\r\n");
+	check_ems_like_every_line(b.data, b.len, "cut");
+	/* the '<' in the part after the cut, of the same run of text */
+	buf_reset(&b);
+	for (size_t i = 0; i < LINE_MAX_LEN + 50; i++)
+		buf_putc(&b, 'a');
+	APPEND(&b, "<BP>\r\n");
+	for (int i = 0; i < 80; i++)
+		APPEND(&b, "plain\r\n");
+	check_ems_like_every_line(b.data, b.len, "cut after");
+	run(&g, b.data, b.len);
+	assert_int_equal(g.nems, 1);
+	got_free(&g);
+
+	/* a '<' that enters the line as an escape sequence gives up (the byte
+	 * after ESC_MAX is kept as text) */
+	buf_reset(&b);
+	APPEND(&b, "\x1b[");
+	for (int i = 0; i < 254; i++)
+		buf_putc(&b, '1');
+	APPEND(&b, "<BP>\r\n");
+	for (int i = 0; i < 80; i++)
+		APPEND(&b, "plain\r\n");
+	check_ems_like_every_line(b.data, b.len, "escape");
+	run(&g, b.data, b.len);
+	assert_true(g.n >= 1);
+	assert_memory_equal(g.lines[0].text, "<BP>", 4);
+	assert_int_equal(g.nems, 1);
+	got_free(&g);
+
+	/* the samples above, and random bytes rich in tags */
+	check_ems_like_every_line(tricky_ems, sizeof(tricky_ems) - 1, "tricky");
+	static const char alphabet[] = "<<<>>>/BP machine-info name \r\n\n\x1b[1;2H\t\a\bplain text";
+	char *in = xmalloc(300000);
+	uint64_t s = 7;
+	for (size_t i = 0; i < 300000; i++) {
+		uint32_t r = rnd(&s);
+		in[i] = alphabet[r % (sizeof(alphabet) - 1)];
+		if (r % 3000 == 0 && i + 6000 < 300000) { /* long plain stretches: records run out */
+			for (size_t k = 0; k < 6000; k++)
+				in[i + k] = k % 40 == 39 ? '\n' : 'p';
+			i += 5999;
+		}
+	}
+	check_ems_like_every_line(in, 300000, "random");
+	free(in);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -652,6 +798,7 @@ int main(void)
 	    cmocka_unit_test(test_null_callbacks),
 	    cmocka_unit_test(test_split_invariance),
 	    cmocka_unit_test(test_random_bytes),
+	    cmocka_unit_test(test_ems_skips_plain_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

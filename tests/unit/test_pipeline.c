@@ -1,7 +1,7 @@
 /*
  * test_pipeline.c — the whole path (normaliser → clock → matcher → engine):
  * the same events for every split of the same input into reads, and events
- * that match what the rules say.
+ * that match what the rules say; syslog stamps get the year hint.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "emsagent/pipeline.h"
 #include "emsagent/util.h"
@@ -182,11 +183,68 @@ static void test_events(void **state)
 	free(out);
 }
 
+/* Syslog stamps carry no year: the pipeline's log clock takes the year
+ * hint (the current year by default), and the line's fields (body after the
+ * stamp, number, offset) reach the rules and the event. */
+static const char syslog_pack[] = "schema: emsagent/v1\n"
+                                  "id: t-auth\n"
+                                  "title: auth failure\n"
+                                  "level: high\n"
+                                  "match:\n"
+                                  "  f: {prefix: 'host sshd[1]: Failed password'}\n";
+
+static char *run_syslog(const struct ruleset *srs, const struct match_db *sdb, int hint)
+{
+	static const char in[] = "Nov 20 23:59:59 host boot\n"
+	                         "Nov 21 10:15:02 host sshd[1]: Failed password for root\n";
+	struct sink s = {0};
+	struct pipeline *p = pipeline_new(srs, sdb, CLOCK_LOG, "t", on_event, &s);
+	if (hint)
+		clock_set_year_hint(pipeline_clock(p), hint);
+	pipeline_feed(p, in, sizeof(in) - 1, 0);
+	pipeline_finish(p);
+	pipeline_free(p);
+	return s.out.data ? s.out.data : xstrdup("");
+}
+
+static void test_syslog_year(void **state)
+{
+	(void)state;
+	struct ruleset srs;
+	struct diags d = {0};
+	assert_int_equal(rules_load_string(&srs, "syslog.yaml", syslog_pack, &d), 0);
+	struct match_db *sdb = match_compile(&srs, &d);
+	assert_non_null(sdb);
+	diags_free(&d);
+
+	char *out = run_syslog(&srs, sdb, 2024);
+	assert_non_null(strstr(out, "\"rule\":\"t-auth\""));
+	assert_non_null(strstr(out, "2024-11-21T10:15:02"));
+	assert_non_null(strstr(out, "\"lineno\":2"));
+	assert_non_null(strstr(out, "\"offset\":26"));
+	free(out);
+
+	/* by default: this year */
+	time_t now = time(NULL);
+	struct tm tm;
+	assert_non_null(gmtime_r(&now, &tm));
+	char want[32];
+	snprintf(want, sizeof(want), "%04d-11-21T10:15:02", tm.tm_year + 1900);
+	out = run_syslog(&srs, sdb, 0);
+	assert_non_null(strstr(out, want));
+	assert_null(strstr(out, "1970-"));
+	free(out);
+
+	match_db_free(sdb);
+	rules_free(&srs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_split_invariance),
 	    cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_syslog_year),
 	};
 	return cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
 }
