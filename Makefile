@@ -31,7 +31,7 @@ UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 BIN       := $(B)/emsagent
 
-.PHONY: all check unit ruletests clitests demo bench asan fuzz install clean format format-check deps
+.PHONY: all check unit ruletests clitests demo bench asan fuzz install clean format format-check deps e2e bench-live
 
 all: $(BIN)
 
@@ -71,7 +71,11 @@ clitests: $(BIN)
 		echo "== $$t"; EMSAGENT=$(abspath $(BIN)) bash $$t || fail=1; \
 	done; exit $$fail
 
-check: .deps-ok all unit ruletests clitests format-check
+# End-to-end: real peers (ptys, sockets, telnet) against `emsagent watch`.
+e2e: $(BIN)
+	@EMSAGENT=$(abspath $(BIN)) bash tests/e2e/run.sh
+
+check: .deps-ok all unit ruletests clitests e2e format-check
 	@echo "make check: all passed"
 
 demo: $(BIN)
@@ -79,6 +83,10 @@ demo: $(BIN)
 
 bench: $(BIN)
 	@tests/bench/run.sh $(BIN)
+
+# 256 live consoles at 115200 baud line rate: CPU, RSS and event latency.
+bench-live: $(BIN)
+	@EMSAGENT=$(abspath $(BIN)) bash tests/e2e/bench-live.sh
 
 asan:
 	$(MAKE) B=build-asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \

@@ -13,6 +13,7 @@
 #include "emsagent/cli.h"
 #include "emsagent/event.h"
 #include "emsagent/pipeline.h"
+#include "emsagent/replay.h"
 #include "emsagent/util.h"
 
 #define SCAN_READ_SIZE (256 * 1024)
@@ -50,11 +51,32 @@ static void on_event(void *ctx, const struct event *ev)
 		event_write_text(ev, stdout, o->color);
 }
 
-static int scan_fd(int fd, const char *name, const struct ruleset *rs, const struct match_db *db,
-                   struct scan_state *st, char *buf)
+/* A raw capture with its time index: lines without a timestamp of their
+ * own get the time their first byte was recorded at. */
+static int scan_indexed(struct pipeline *p, int fd, int idx_fd, const char *name, const char *idx_name)
+{
+	struct replay_stats rst;
+	char err[256] = "";
+	int rc = replay_pipeline(p, fd, idx_fd, &rst, err, sizeof(err));
+	if (rc < 0)
+		cli_error("scan", "%s: %s (findings up to here are reported)", name, err);
+	if (rst.bad_lines)
+		cli_error("scan", "%s: warning: %llu malformed or out-of-order index line%s ignored",
+		          idx_name, (unsigned long long)rst.bad_lines, rst.bad_lines == 1 ? "" : "s");
+	return rc;
+}
+
+static int scan_fd(int fd, int idx_fd, const char *name, const char *idx_name, const struct ruleset *rs,
+                   const struct match_db *db, struct scan_state *st, char *buf)
 {
 	struct pipeline *p = pipeline_new(rs, db, CLOCK_LOG, name, on_event, st);
 	int rc = 0;
+	if (idx_fd >= 0) {
+		rc = scan_indexed(p, fd, idx_fd, name, idx_name);
+		pipeline_finish(p);
+		pipeline_free(p);
+		return rc;
+	}
 	for (;;) {
 		ssize_t n = read(fd, buf, SCAN_READ_SIZE);
 		if (n < 0) {
@@ -86,6 +108,10 @@ static void scan_usage(FILE *out)
 	        "  -a, --all          text output: every event (epochs, pending, resolved, EMS records)\n"
 	        "  -q, --quiet        print nothing; the exit status tells\n"
 	        "      --color WHEN   auto|always|never (default auto: a terminal and no NO_COLOR)\n"
+	        "      --index FILE   the time index of a raw capture (one input only): lines without\n"
+	        "                     their own timestamp get the time their first byte was recorded\n"
+	        "                     (default: FILE.idx next to each FILE, when there is one)\n"
+	        "      --no-index     ignore FILE.idx files\n"
 	        "  -h, --help         this text\n\n"
 	        "exit status: 0 nothing fired at or above the level, 1 something did, 2 error\n",
 	        cli_default_rules());
@@ -97,8 +123,11 @@ int cli_scan(int argc, char **argv)
 	    {"rules", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
 	    {"level", required_argument, NULL, 'l'}, {"all", no_argument, NULL, 'a'},
 	    {"quiet", no_argument, NULL, 'q'},       {"color", required_argument, NULL, 'C'},
-	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},        {"index", required_argument, NULL, 'I'},
+	    {"no-index", no_argument, NULL, 'X'},    {NULL, 0, NULL, 0},
 	};
+	const char *index_path = NULL;
+	bool no_index = false;
 	struct scan_opts o = {.level = LEVEL_MEDIUM};
 	const char **rules = xcalloc((size_t)argc + 1, sizeof(*rules));
 	size_t nrules = 0;
@@ -143,6 +172,12 @@ int cli_scan(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'I':
+			index_path = optarg;
+			break;
+		case 'X':
+			no_index = true;
+			break;
 		case 'h':
 			scan_usage(stdout);
 			free(rules);
@@ -159,6 +194,12 @@ int cli_scan(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		cli_error("scan", "no input: give one or more FILEs, or - for standard input");
+		free(rules);
+		return EXIT_USAGE;
+	}
+	if (index_path && (no_index || argc - optind != 1)) {
+		cli_error("scan", no_index ? "--index and --no-index together: choose one"
+		                           : "--index FILE goes with exactly one input");
 		free(rules);
 		return EXIT_USAGE;
 	}
@@ -195,8 +236,29 @@ int cli_scan(int argc, char **argv)
 				continue;
 			}
 		}
-		if (scan_fd(fd, name, &rs, db, &st, buf) < 0)
+		char *idx_name = NULL;
+		int idx_fd = -1;
+		if (index_path) {
+			idx_name = xstrdup(index_path);
+			idx_fd = open(idx_name, O_RDONLY | O_CLOEXEC);
+			if (idx_fd < 0) {
+				cli_error("scan", "cannot open index %s: %s", idx_name, strerror(errno));
+				errors = true;
+				free(idx_name);
+				if (fd != STDIN_FILENO)
+					close(fd);
+				continue;
+			}
+		} else if (!no_index && fd != STDIN_FILENO) {
+			/* A capture's own index, when it left one next to it. */
+			idx_name = xasprintf("%s.idx", path);
+			idx_fd = open(idx_name, O_RDONLY | O_CLOEXEC);
+		}
+		if (scan_fd(fd, idx_fd, name, idx_name, &rs, db, &st, buf) < 0)
 			errors = true;
+		if (idx_fd >= 0)
+			close(idx_fd);
+		free(idx_name);
 		if (fd != STDIN_FILENO)
 			close(fd);
 		files++;

@@ -21,6 +21,11 @@ static const char *const kind_names[EV__COUNT] = {
     [EV_RULE_UNCERTAIN] = "rule.uncertain",
     [EV_EMS_MACHINE_INFO] = "ems.machine_info",
     [EV_EMS_BUGCHECK] = "ems.bugcheck",
+    [EV_ACTION_STARTED] = "action.started",
+    [EV_ACTION_DONE] = "action.done",
+    [EV_ACTION_FAILED] = "action.failed",
+    [EV_ACTION_SKIPPED] = "action.skipped",
+    [EV_AGENT_RELOADED] = "agent.reloaded",
 };
 
 const char *event_kind_name(enum event_kind k)
@@ -82,6 +87,14 @@ static struct json_object *json_text(const char *s, size_t n)
 	return o;
 }
 
+/* Seconds with microsecond precision, printed as such (not 312.45650000000001). */
+static struct json_object *json_seconds(int64_t ns)
+{
+	char repr[40];
+	snprintf(repr, sizeof(repr), "%.6f", (double)ns / 1e9);
+	return json_object_new_double_s((double)ns / 1e9, repr);
+}
+
 static void put_str(struct json_object *o, const char *key, const char *val)
 {
 	if (val)
@@ -114,8 +127,7 @@ struct json_object *event_to_json(const struct event *ev)
 			event_format_time(ev->time_ns, ev->time_flags, tbuf, sizeof(tbuf));
 			put_str(o, "time", tbuf);
 		} else {
-			json_object_object_add(o, "uptime",
-			                       json_object_new_double((double)ev->time_ns / 1e9));
+			json_object_object_add(o, "uptime", json_seconds(ev->time_ns));
 		}
 	}
 	put_str(o, "console", ev->console);
@@ -147,7 +159,7 @@ struct json_object *event_to_json(const struct event *ev)
 	}
 	put_str(o, "reason", ev->reason);
 	if (ev->kind == EV_RULE_FIRED && ev->held_ns > 0)
-		json_object_object_add(o, "held_s", json_object_new_double((double)ev->held_ns / 1e9));
+		json_object_object_add(o, "held_s", json_seconds(ev->held_ns));
 	if (ev->count)
 		json_object_object_add(o, "count", json_object_new_int64(ev->count));
 	if (ev->has_block) {
@@ -174,7 +186,8 @@ struct json_object *event_to_json(const struct event *ev)
 		put_str(o, "trigger", ev->trigger);
 		if (ev->kind == EV_ACTION_DONE || ev->kind == EV_ACTION_FAILED) {
 			if (ev->exit_status >= 0)
-				json_object_object_add(o, "exit_status", json_object_new_int(ev->exit_status));
+				json_object_object_add(o, "exit_status",
+				                       json_object_new_int(ev->exit_status));
 		}
 		if (ev->output)
 			json_object_object_add(o, "output", json_text(ev->output, ev->output_len));

@@ -21,7 +21,9 @@ struct command {
 static const struct command commands[] = {
     {"scan", cli_scan, "[--rules DIR]... [--json] [--level L] FILE...|-",
      "scan saved console logs with the signature packs"},
+    {"watch", cli_watch, "[-c FILE] [--json] [--log-dir DIR] PORT...", "watch live consoles unattended"},
     {"rules", cli_rules, "check|test|list [DIR...]", "validate, test or list signature packs"},
+    {"ports", cli_ports, "[--json]", "list serial ports"},
 };
 
 static void usage(FILE *out)

@@ -1,7 +1,6 @@
 /*
  * rules.c — the small pieces of the rules module every caller uses: enum
- * names, freeing a rule set, lookups, and the did-you-mean suggestion the
- * loader's errors carry.
+ * names, freeing a rule set and lookups.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -187,50 +186,4 @@ int rl_det_ref(const struct detector *dets, size_t ndets, const char *name)
 int rule_det_index(const struct rule *r, const char *name)
 {
 	return rl_det_ref(r->dets, r->ndets, name);
-}
-
-/* Levenshtein distance, case-insensitive, giving up beyond 64 bytes (a
- * suggestion for a name that long is not worth the work). */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	size_t prev[65], cur[65];
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t cost =
-			    tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
-			size_t v = prev[j - 1] + cost;
-			if (prev[j] + 1 < v)
-				v = prev[j] + 1;
-			if (cur[j - 1] + 1 < v)
-				v = cur[j - 1] + 1;
-			cur[j] = v;
-		}
-		memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
-	}
-	return prev[lb];
-}
-
-const char *rl_suggest(const char *s, const char *const *cands, size_t n)
-{
-	const char *best = NULL;
-	size_t bestd = SIZE_MAX;
-	size_t len = strlen(s);
-	/* close enough to be a typo, not a different word */
-	size_t limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
-	for (size_t i = 0; i < n; i++) {
-		if (!cands[i])
-			continue;
-		size_t d = edit_distance(s, cands[i]);
-		if (d <= limit && d < bestd && d < strlen(cands[i])) {
-			best = cands[i];
-			bestd = d;
-		}
-	}
-	return best;
 }

@@ -251,7 +251,7 @@ static int parse_block(struct rl_ctx *c, const yaml_node_t *n, struct detector *
 int rl_parse_detector(struct rl_ctx *c, const yaml_node_t *namen, const yaml_node_t *map,
                       enum rl_det_owner owner, struct detector *det)
 {
-	size_t before = c->nerrors;
+	size_t before = c->y.nerrors;
 	det->loc = rl_loc(c, namen);
 	det->unless_near_det = DET_REF_NONE;
 	if (rl_expect_map(c, map, "a detector") < 0)
@@ -354,7 +354,7 @@ int rl_parse_detector(struct rl_ctx *c, const yaml_node_t *namen, const yaml_nod
 				parse_stopcodes(c, v, det);
 		}
 	}
-	return c->nerrors == before ? 0 : -1;
+	return c->y.nerrors == before ? 0 : -1;
 }
 
 void rl_det_resolve_near(struct rl_ctx *c, const yaml_node_t *matchmap, struct detector *dets, size_t ndets)

@@ -43,86 +43,24 @@ static const char *add_file(struct rl_ctx *c, const char *name)
 	return rs->files[rs->nfiles++];
 }
 
-static void file_error(struct rl_ctx *c, const char *file, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void file_error(struct rl_ctx *c, const char *file, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	struct src_loc l = {.file = file};
-	rl_error_loc(c, &l, "%s", msg);
-}
-
-static void yaml_error(struct rl_ctx *c, const char *file, const yaml_parser_t *parser)
-{
-	struct src_loc l = {.file = file,
-	                    .line = (unsigned)parser->problem_mark.line + 1,
-	                    .col = (unsigned)parser->problem_mark.column + 1};
-	rl_error_loc(c, &l, "YAML: %s%s%s", parser->problem ? parser->problem : "malformed input",
-	             parser->context ? " " : "", parser->context ? parser->context : "");
-}
-
-/* A pass over the events before building documents: libyaml's loader takes
- * quadratic time on absurdly deep nesting, and no rule needs more than a
- * handful of levels. Returns 0, or -1 after reporting. */
-static int check_nesting(struct rl_ctx *c, const char *file, const char *text, size_t len)
-{
-	yaml_parser_t parser;
-	if (!yaml_parser_initialize(&parser)) {
-		file_error(c, file, "%s", "cannot start the YAML parser");
-		return -1;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	int rc = 0;
-	unsigned depth = 0;
-	for (;;) {
-		yaml_event_t ev;
-		if (!yaml_parser_parse(&parser, &ev)) {
-			yaml_error(c, file, &parser);
-			rc = -1;
-			break;
-		}
-		yaml_event_type_t t = ev.type;
-		if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
-			if (++depth > RL_MAX_NESTING) {
-				struct src_loc l = {.file = file,
-				                    .line = (unsigned)ev.start_mark.line + 1,
-				                    .col = (unsigned)ev.start_mark.column + 1};
-				rl_error_loc(c, &l, "YAML nested more than %d levels deep", RL_MAX_NESTING);
-				rc = -1;
-			}
-		} else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
-			depth--;
-		}
-		yaml_event_delete(&ev);
-		if (rc < 0 || t == YAML_STREAM_END_EVENT)
-			break;
-	}
-	yaml_parser_delete(&parser);
-	return rc;
-}
-
 /* Reads every document of one YAML stream. */
 static void load_stream(struct rl_ctx *c, const char *file, const char *text, size_t len)
 {
-	if (check_nesting(c, file, text, len) < 0)
+	if (yx_check_nesting(&c->y, file, text, len) < 0)
 		return;
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser)) {
-		file_error(c, file, "%s", "cannot start the YAML parser");
+		yx_file_error(&c->y, file, "%s", "cannot start the YAML parser");
 		return;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	c->file = file;
-	c->src = text;
-	c->srclen = len;
+	c->y.file = file;
+	c->y.src = text;
+	c->y.srclen = len;
 	for (size_t ndocs = 0;; ndocs++) {
 		yaml_document_t doc;
 		if (!yaml_parser_load(&parser, &doc)) {
-			yaml_error(c, file, &parser);
+			yx_parser_error(&c->y, file, &parser);
 			break;
 		}
 		yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -135,14 +73,14 @@ static void load_stream(struct rl_ctx *c, const char *file, const char *text, si
 			yaml_document_delete(&doc);
 			break;
 		}
-		c->doc = &doc;
+		c->y.doc = &doc;
 		rl_load_document(c, root);
-		c->doc = NULL;
+		c->y.doc = NULL;
 		yaml_document_delete(&doc);
 	}
 	yaml_parser_delete(&parser);
-	c->src = NULL;
-	c->srclen = 0;
+	c->y.src = NULL;
+	c->y.srclen = 0;
 }
 
 static void load_file(struct rl_ctx *c, const char *path)
@@ -150,7 +88,7 @@ static void load_file(struct rl_ctx *c, const char *path)
 	const char *file = add_file(c, path);
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		file_error(c, file, "cannot open: %s", strerror(errno));
+		yx_file_error(&c->y, file, "cannot open: %s", strerror(errno));
 		return;
 	}
 	struct buf b = {0};
@@ -167,9 +105,9 @@ static void load_file(struct rl_ctx *c, const char *path)
 	bool failed = ferror(f);
 	fclose(f);
 	if (too_big)
-		file_error(c, file, "%s", "file is larger than 16 MiB; not a rule file?");
+		yx_file_error(&c->y, file, "%s", "file is larger than 16 MiB; not a rule file?");
 	else if (failed)
-		file_error(c, file, "read error: %s", strerror(EIO));
+		yx_file_error(&c->y, file, "read error: %s", strerror(EIO));
 	else
 		load_stream(c, file, b.data ? b.data : "", b.len);
 	buf_free(&b);
@@ -189,12 +127,12 @@ static bool yaml_name(const char *name)
 static void load_dir(struct rl_ctx *c, const char *dir, unsigned depth, size_t *nfound)
 {
 	if (depth > RL_MAX_DIR_DEPTH) {
-		file_error(c, dir, "%s", "directories nested too deeply (a symlink loop?)");
+		yx_file_error(&c->y, dir, "%s", "directories nested too deeply (a symlink loop?)");
 		return;
 	}
 	DIR *dp = opendir(dir);
 	if (!dp) {
-		file_error(c, dir, "cannot open directory: %s", strerror(errno));
+		yx_file_error(&c->y, dir, "cannot open directory: %s", strerror(errno));
 		return;
 	}
 	char **names = NULL;
@@ -215,12 +153,12 @@ static void load_dir(struct rl_ctx *c, const char *dir, unsigned depth, size_t *
 	for (size_t i = 0; i < nnames; i++) {
 		struct stat st;
 		if (stat(names[i], &st) < 0) {
-			file_error(c, names[i], "cannot stat: %s", strerror(errno));
+			yx_file_error(&c->y, names[i], "cannot stat: %s", strerror(errno));
 		} else if (S_ISDIR(st.st_mode)) {
 			load_dir(c, names[i], depth + 1, nfound);
 		} else if (S_ISREG(st.st_mode) && yaml_name(names[i])) {
 			if (++*nfound > RL_MAX_FILES) {
-				file_error(c, names[i], "%s", "too many rule files");
+				yx_file_error(&c->y, names[i], "%s", "too many rule files");
 				break;
 			}
 			load_file(c, names[i]);
@@ -469,7 +407,7 @@ static void finish(struct rl_ctx *c)
 static int done(struct rl_ctx *c)
 {
 	finish(c);
-	if (c->nerrors) {
+	if (c->y.nerrors) {
 		rules_free(c->rs);
 		return -1;
 	}
@@ -479,7 +417,7 @@ static int done(struct rl_ctx *c)
 int rules_load(struct ruleset *rs, const char *const *paths, size_t npaths, struct diags *d)
 {
 	memset(rs, 0, sizeof(*rs));
-	struct rl_ctx c = {.rs = rs, .d = d};
+	struct rl_ctx c = {.rs = rs, .y.d = d};
 	if (npaths == 0) {
 		struct src_loc l = {0};
 		rl_error_loc(&c, &l, "no rule files or directories given");
@@ -487,12 +425,13 @@ int rules_load(struct ruleset *rs, const char *const *paths, size_t npaths, stru
 	for (size_t i = 0; i < npaths; i++) {
 		struct stat st;
 		if (stat(paths[i], &st) < 0) {
-			file_error(&c, paths[i], "cannot open: %s", strerror(errno));
+			yx_file_error(&c.y, paths[i], "cannot open: %s", strerror(errno));
 		} else if (S_ISDIR(st.st_mode)) {
 			size_t nfound = 0;
 			load_dir(&c, paths[i], 0, &nfound);
 			if (!nfound)
-				file_error(&c, paths[i], "%s", "no *.yaml or *.yml files in this directory");
+				yx_file_error(&c.y, paths[i], "%s",
+				              "no *.yaml or *.yml files in this directory");
 		} else {
 			load_file(&c, paths[i]);
 		}
@@ -503,7 +442,7 @@ int rules_load(struct ruleset *rs, const char *const *paths, size_t npaths, stru
 int rules_load_string(struct ruleset *rs, const char *name, const char *yaml, struct diags *d)
 {
 	memset(rs, 0, sizeof(*rs));
-	struct rl_ctx c = {.rs = rs, .d = d};
+	struct rl_ctx c = {.rs = rs, .y.d = d};
 	const char *file = add_file(&c, name ? name : "<string>");
 	load_stream(&c, file, yaml ? yaml : "", yaml ? strlen(yaml) : 0);
 	return done(&c);

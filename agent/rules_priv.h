@@ -1,8 +1,8 @@
 /*
  * rules_priv.h — what the rule loader's files share and nobody else needs.
  *
- * rules.c      names, free, lookups, did-you-mean
- * rules_yaml.c typed access to libyaml document nodes with FILE:LINE:COL errors
+ * rules.c      names, free, lookups
+ * (yamlx.c    typed access to libyaml document nodes, shared with config.c)
  * rules_det.c  one detector map (match:, ignore:, epochs[].match)
  * rules_load.c documents by kind; a rule's fields, detectors and actions
  * rules_when.c the when: map
@@ -19,16 +19,14 @@
 #include <yaml.h>
 
 #include "emsagent/rules.h"
+#include "yamlx.h"
 
 /* Bounds on what a pack may make the loader do. */
 #define RL_MAX_FILE_BYTES  (16u << 20)
 #define RL_MAX_FILES       10000
 #define RL_MAX_DIR_DEPTH   16
-#define RL_MAX_ERRORS      200
 #define RL_MAX_REGEX_BYTES (64u << 10)
 #define RL_MAX_MACRO_DEPTH 32
-#define RL_MAX_LIST        100000
-#define RL_MAX_NESTING     64
 
 struct rl_macro {
 	char *name, *text;
@@ -47,63 +45,108 @@ struct rl_reloc {
 };
 
 struct rl_ctx {
+	struct yamlx y; /* diagnostics, the file and document being read */
 	struct ruleset *rs;
-	struct diags *d;
 	size_t cap_rules, cap_ignores, cap_epochs, cap_tables, cap_files;
 	struct rl_macro *macros;
 	size_t nmacros, cap_macros;
 	struct rl_reloc *relocs;
 	size_t nrelocs, cap_relocs;
-	size_t nerrors;
-	/* the document being read */
-	yaml_document_t *doc;
-	const char *file; /* owned by rs->files */
-	const char *src;  /* the file's text, to place errors inside block scalars */
-	size_t srclen;
 };
 
 /* rules.c */
 void rl_free_detector(struct detector *det);
 void rl_free_rule(struct rule *r);
 void rl_free_strv(char **v, size_t n);
-/* The candidate closest to s by edit distance, or NULL when none is close. */
-const char *rl_suggest(const char *s, const char *const *cands, size_t n);
 int rl_det_ref(const struct detector *dets, size_t ndets, const char *name);
 
-/* rules_yaml.c */
-void rl_error(struct rl_ctx *c, const yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void rl_error_loc(struct rl_ctx *c, const struct src_loc *loc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-struct src_loc rl_loc(const struct rl_ctx *c, const yaml_node_t *n);
-yaml_node_t *rl_node(struct rl_ctx *c, int idx);
-const char *rl_type_name(const yaml_node_t *n);
-/* Plain empty scalar (`key:` with nothing after it). */
-bool rl_is_null(const yaml_node_t *n);
-/* Checks a mapping: keys are strings, none repeated, every one in allowed
- * (did-you-mean otherwise). Returns the number of problems. */
-int rl_check_keys(struct rl_ctx *c, const yaml_node_t *map, const char *const *allowed, size_t nallowed,
-                  const char *what);
-/* The value of key in map, or NULL; *keyn (optional) gets the key node. */
-yaml_node_t *rl_get(struct rl_ctx *c, const yaml_node_t *map, const char *key, yaml_node_t **keyn);
-/* Typed getters: 0 ok, -1 after reporting at the node. */
-int rl_expect_map(struct rl_ctx *c, const yaml_node_t *n, const char *what);
-int rl_str(struct rl_ctx *c, const yaml_node_t *n, const char *what, bool allow_empty, char **out);
-int rl_strv(struct rl_ctx *c, const yaml_node_t *n, const char *what, bool single_ok, char ***out,
-            size_t *nout);
-int rl_bool(struct rl_ctx *c, const yaml_node_t *n, const char *what, bool *out);
-int rl_uint(struct rl_ctx *c, const yaml_node_t *n, const char *what, unsigned long max, unsigned long *out);
-int rl_duration(struct rl_ctx *c, const yaml_node_t *n, const char *what, int64_t *out);
-/* One of names; returns the index or -1 after "bad WHAT 'x' (expected a, b or c)". */
-int rl_enum(struct rl_ctx *c, const yaml_node_t *n, const char *what, const char *const *names,
-            size_t nnames);
-/* Source line/column of line k (0-based) of a scalar's value, pointing at needle
- * in that line when it can be placed; the scalar's own position otherwise. */
-size_t rl_seq_len(const yaml_node_t *n);
-size_t rl_map_len(const yaml_node_t *n);
-const char *rl_sval(const yaml_node_t *n); /* scalar text or NULL */
-void rl_missing(struct rl_ctx *c, const yaml_node_t *map, const char *key, const char *what);
-struct src_loc rl_scalar_line_loc(const struct rl_ctx *c, const yaml_node_t *n, size_t k, const char *needle);
+/* YAML access (yamlx.c): thin names over the shared helpers so the walkers
+ * read as before; each takes the loader context. */
+#define rl_error(c, n, ...)       yx_error(&(c)->y, (n), __VA_ARGS__)
+#define rl_error_loc(c, loc, ...) yx_error_loc(&(c)->y, (loc), __VA_ARGS__)
+static inline struct src_loc rl_loc(const struct rl_ctx *c, const yaml_node_t *n)
+{
+	return yx_loc(&c->y, n);
+}
+static inline yaml_node_t *rl_node(struct rl_ctx *c, int idx)
+{
+	return yx_node(&c->y, idx);
+}
+static inline const char *rl_type_name(const yaml_node_t *n)
+{
+	return yx_type_name(n);
+}
+static inline bool rl_is_null(const yaml_node_t *n)
+{
+	return yx_is_null(n);
+}
+static inline int rl_check_keys(struct rl_ctx *c, const yaml_node_t *map, const char *const *allowed,
+                                size_t nallowed, const char *what)
+{
+	return yx_check_keys(&c->y, map, allowed, nallowed, what);
+}
+static inline yaml_node_t *rl_get(struct rl_ctx *c, const yaml_node_t *map, const char *key,
+                                  yaml_node_t **keyn)
+{
+	return yx_get(&c->y, map, key, keyn);
+}
+static inline int rl_expect_map(struct rl_ctx *c, const yaml_node_t *n, const char *what)
+{
+	return yx_expect_map(&c->y, n, what);
+}
+static inline int rl_str(struct rl_ctx *c, const yaml_node_t *n, const char *what, bool allow_empty,
+                         char **out)
+{
+	return yx_str(&c->y, n, what, allow_empty, out);
+}
+static inline int rl_strv(struct rl_ctx *c, const yaml_node_t *n, const char *what, bool single_ok,
+                          char ***out, size_t *nout)
+{
+	return yx_strv(&c->y, n, what, single_ok, out, nout);
+}
+static inline int rl_bool(struct rl_ctx *c, const yaml_node_t *n, const char *what, bool *out)
+{
+	return yx_bool(&c->y, n, what, out);
+}
+static inline int rl_uint(struct rl_ctx *c, const yaml_node_t *n, const char *what, unsigned long max,
+                          unsigned long *out)
+{
+	return yx_uint(&c->y, n, what, max, out);
+}
+static inline int rl_duration(struct rl_ctx *c, const yaml_node_t *n, const char *what, int64_t *out)
+{
+	return yx_duration(&c->y, n, what, out);
+}
+static inline int rl_enum(struct rl_ctx *c, const yaml_node_t *n, const char *what, const char *const *names,
+                          size_t nnames)
+{
+	return yx_enum(&c->y, n, what, names, nnames);
+}
+static inline size_t rl_seq_len(const yaml_node_t *n)
+{
+	return yx_seq_len(n);
+}
+static inline size_t rl_map_len(const yaml_node_t *n)
+{
+	return yx_map_len(n);
+}
+static inline const char *rl_sval(const yaml_node_t *n)
+{
+	return yx_sval(n);
+}
+static inline void rl_missing(struct rl_ctx *c, const yaml_node_t *map, const char *key, const char *what)
+{
+	yx_missing(&c->y, map, key, what);
+}
+static inline struct src_loc rl_scalar_line_loc(const struct rl_ctx *c, const yaml_node_t *n, size_t k,
+                                                const char *needle)
+{
+	return yx_scalar_line_loc(&c->y, n, k, needle);
+}
+static inline const char *rl_suggest(const char *s, const char *const *cands, size_t n)
+{
+	return yx_suggest(s, cands, n);
+}
 
 /* rules_det.c */
 enum rl_det_owner { RL_DET_RULE, RL_DET_IGNORE, RL_DET_EPOCH };

@@ -69,6 +69,6 @@ void actions_free(struct actions *a);
 /* Parses send text escapes into out; a BREAK is marked by the byte sequence
  * returned in *break_at positions (at most max_breaks). -1 on a bad escape. */
 int action_send_unescape(const char *text, char *out, size_t outsz, size_t *outlen, size_t *break_at,
-			 size_t max_breaks, size_t *nbreaks);
+                         size_t max_breaks, size_t *nbreaks);
 
 #endif

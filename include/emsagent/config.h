@@ -15,9 +15,12 @@
  *       control: qmp:/run/vm1.qmp        # (crash-dump issue)
  *       policy: {allow: [dump, restart]} # exec and send are allowed unless denied
  *       capture: {dir: /var/log/emsagent, pattern: "%N-%Y%m%d.log", text: true, max_size: 64M, keep: 5}
+ *       log_dir: /var/log/emsagent      # short for capture: {dir: ...}
  *       idle: 250ms
  *       reconnect: {min: 1s, max: 30s}
- * Every console key may also stand in `defaults:`.
+ * Every console key but name and port may also stand in `defaults:`; a
+ * console's own value wins (labels and capture merge key by key). The full
+ * reference is doc/watch.md.
  */
 #ifndef EMSAGENT_CONFIG_H
 #define EMSAGENT_CONFIG_H
@@ -43,9 +46,9 @@ struct console_cfg {
 	size_t nrules;
 	char *control; /* control-plane URL or NULL */
 	struct action_policy policy;
-	bool capture_on; /* a capture dir was configured */
+	bool capture_on;             /* a capture dir was configured */
 	struct capture_opts capture; /* strings owned by the config */
-	int64_t idle_ns;	     /* partial-line flush, default 250 ms */
+	int64_t idle_ns;             /* partial-line flush, default 250 ms */
 	int64_t reconnect_min_ns;    /* default 1 s */
 	int64_t reconnect_max_ns;    /* default 30 s */
 	struct src_loc loc;
@@ -65,5 +68,10 @@ int config_load_string(const char *name, const char *yaml, struct watch_cfg *cfg
 void config_free(struct watch_cfg *cfg);
 /* Fills one console's defaults (used for consoles given on the command line). */
 void console_cfg_default(struct console_cfg *c);
+/* Frees what one console owns (config_free does this for every console). */
+void console_cfg_free(struct console_cfg *c);
+/* Sizes: "4096" (bytes), "512K", "64M", "1G", "2T" (powers of 1024; "KiB",
+ * "MB", "k" are accepted too). 0 and sets *out, or -1 when malformed or too big. */
+int config_parse_size(const char *s, uint64_t *out);
 
 #endif

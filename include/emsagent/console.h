@@ -21,7 +21,7 @@
 struct console;
 
 struct console *console_new(struct loop *l, const struct console_cfg *cfg, const struct ruleset *rs,
-			    const struct match_db *db, struct sinks *sinks, char *err, size_t errsz);
+                            const struct match_db *db, struct sinks *sinks, char *err, size_t errsz);
 /* Opens the port now, or schedules retries; never fails. */
 void console_start(struct console *c);
 /* New rules: a fresh engine on the new set (rule state starts over). */
@@ -30,6 +30,8 @@ void console_reopen_logs(struct console *c);
 void console_flush(struct console *c);
 /* Replay inputs (file:, -) end; true once such a console has reached its end. */
 bool console_finished(const struct console *c);
+/* Called once when a replay console reaches its end. */
+void console_on_finished(struct console *c, void (*fn)(void *ctx), void *ctx);
 void console_free(struct console *c);
 
 #endif

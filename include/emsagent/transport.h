@@ -22,14 +22,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum transport_flow { FLOW_NONE, FLOW_XONXOFF, FLOW_RTSCTS };
 
 struct transport_opts {
-	unsigned baud;	    /* default 115200 */
+	unsigned baud;      /* default 115200 */
 	unsigned data_bits; /* 5..8, default 8 */
-	char parity;	    /* 'n', 'e', 'o', 'm', 's'; default 'n' */
+	char parity;        /* 'n', 'e', 'o', 'm', 's'; default 'n' */
 	unsigned stop_bits; /* 1 or 2 */
 	enum transport_flow flow;
 	bool replay_realtime; /* file: pace by the capture's time index */
@@ -48,10 +49,10 @@ struct transport;
 struct transport_ops {
 	const char *kind;
 	unsigned caps;
-	int (*open)(struct transport *t);			      /* 0 or -errno; sets t->fd */
-	ssize_t (*read)(struct transport *t, void *buf, size_t n);   /* >0, 0 = gone, -errno */
+	int (*open)(struct transport *t);                          /* 0 or -errno; sets t->fd */
+	ssize_t (*read)(struct transport *t, void *buf, size_t n); /* >0, 0 = gone, -errno */
 	ssize_t (*write)(struct transport *t, const void *buf, size_t n);
-	int (*send_break)(struct transport *t, unsigned ms);	      /* 0 or -errno (-ENOTSUP) */
+	int (*send_break)(struct transport *t, unsigned ms); /* 0 or -errno (-ENOTSUP) */
 	void (*close)(struct transport *t);
 };
 
@@ -60,7 +61,7 @@ struct transport {
 	char *url;    /* as given */
 	char *target; /* the part after the scheme: path, host:port, command */
 	struct transport_opts opts;
-	int fd;	   /* -1 when closed */
+	int fd;    /* -1 when closed */
 	pid_t pid; /* exec: the child, for the loop to watch; else 0 */
 	void *priv;
 	char err[256]; /* the last error, for people: "/dev/ttyS0 is in use by pid 123 (minicom)" */
@@ -68,15 +69,35 @@ struct transport {
 
 /* Returns 0, or -1 with a one-line reason in err. */
 int transport_parse(const char *url, const struct transport_opts *o, struct transport **out, char *err,
-		    size_t errsz);
+                    size_t errsz);
 int transport_open(struct transport *t);
 ssize_t transport_read(struct transport *t, void *buf, size_t n);
 /* Writes all of buf or fails; short writes on a non-blocking fd are retried
- * by polling briefly (bounded) — callers queue large writes themselves. */
+ * by polling briefly (at most ~100 ms in all) — callers queue large writes
+ * themselves. transport_write(t, NULL, 0) pushes out bytes a kind held back
+ * (telnet: the second byte of an escape pair when the socket filled). */
 ssize_t transport_write(struct transport *t, const void *buf, size_t n);
 int transport_send_break(struct transport *t, unsigned ms);
 void transport_close(struct transport *t);
 void transport_free(struct transport *t);
 unsigned transport_caps(const struct transport *t);
+
+/*
+ * Helpers of the local kinds, public for the console and for tests.
+ *
+ * file: with replay_realtime — the monotonic time (ns) at which the next
+ * chunk of the capture is due (its fd becomes readable then, too); 0 when a
+ * read would not wait (not paced, data due now, or not a file: transport).
+ */
+int64_t transport_file_next_due(struct transport *t);
+/* exec: splits COMMAND into words like a shell ('…', "…", backslash) but
+ * expands nothing and refuses unquoted shell operators (| & ; < > ( ) `).
+ * 0 and a NULL-terminated *argv (free with transport_exec_argv_free), or -1
+ * with a reason in err. */
+int transport_exec_split(const char *command, char ***argv, char *err, size_t errsz);
+void transport_exec_argv_free(char **argv);
+/* Which process has the device at path open (any fd but skip_fd of our own
+ * process): 1 with *pid and its command name, 0 if none seen, -errno. */
+int transport_find_holder(const char *path, int skip_fd, pid_t *pid, char *comm, size_t commsz);
 
 #endif

@@ -154,6 +154,16 @@ static void test_time_format(void **state)
 	assert_string_equal(b, "1970-01-01T00:00:00.000Z");
 	assert_string_equal(event_kind_name(EV_RULE_UNCERTAIN), "rule.uncertain");
 	assert_string_equal(event_kind_name((enum event_kind)999), "unknown");
+	/* Every kind has its own name (a kind added without one would print
+	 * as "unknown" and no consumer could tell events apart). */
+	for (int k = 0; k < EV__COUNT; k++) {
+		assert_string_not_equal(event_kind_name((enum event_kind)k), "unknown");
+		for (int j = 0; j < k; j++)
+			assert_string_not_equal(event_kind_name((enum event_kind)k),
+			                        event_kind_name((enum event_kind)j));
+	}
+	assert_string_equal(event_kind_name(EV_ACTION_SKIPPED), "action.skipped");
+	assert_string_equal(event_kind_name(EV_AGENT_RELOADED), "agent.reloaded");
 }
 
 int main(void)

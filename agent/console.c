@@ -1,0 +1,434 @@
+/*
+ * console.c — one watched console: transport → capture + pipeline → events
+ * → sinks and actions, all driven by the loop.
+ *
+ * Times: the pipeline runs on the monotonic clock (hang timers must not jump
+ * with the wall clock); events are re-stamped with the wall time of the same
+ * instant before they leave, so people and logs see real dates.
+ * A lost port is not the end of the boot: the pipeline keeps its state
+ * across a reconnect, and the gap is an event and a note in the capture.
+ */
+#include "emsagent/console.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emsagent/action.h"
+#include "emsagent/capture.h"
+#include "emsagent/clock.h"
+#include "emsagent/pipeline.h"
+#include "emsagent/transport.h"
+#include "emsagent/util.h"
+
+#define CONSOLE_READ_SIZE      65536
+#define CONSOLE_READS_PER_WAKE 16 /* then yield to the other consoles */
+
+struct console {
+	struct loop *loop;
+	const struct console_cfg *cfg;
+	struct sinks *sinks;
+	const struct ruleset *rs;
+	const struct match_db *db;
+
+	struct transport *t;
+	bool connected;
+	bool finished;      /* replay input ended */
+	bool reported_down; /* console.disconnected sent for the current outage */
+	char last_err[256];
+	int64_t backoff_ns;
+	int64_t connected_at;
+	uint64_t retry_timer;
+	void (*on_finished)(void *ctx);
+	void *finished_ctx;
+
+	struct capture *cap;
+	struct pipeline *p;
+	struct actions *act;
+	uint64_t idle_timer;
+	uint64_t rule_timer;
+	int64_t rule_deadline;
+	char *buf;
+};
+
+static int64_t mono_to_wall(int64_t mono)
+{
+	return clock_realtime_ns() - (clock_monotonic_ns() - mono);
+}
+
+/* Every event of this console leaves through here: wall time, labels. */
+static void emit(struct console *c, const struct event *in)
+{
+	struct event ev = *in;
+	if (!ev.console)
+		ev.console = c->cfg->name;
+	ev.labels = c->cfg->labels;
+	ev.nlabels = c->cfg->nlabels;
+	if ((ev.time_flags & LINE_TIME_KNOWN) && !(ev.time_flags & LINE_TIME_WALL)) {
+		ev.time_ns = mono_to_wall(ev.time_ns);
+		ev.time_flags |= LINE_TIME_WALL;
+	} else if (!(ev.time_flags & LINE_TIME_KNOWN)) {
+		ev.time_ns = clock_realtime_ns();
+		ev.time_flags = LINE_TIME_KNOWN | LINE_TIME_WALL;
+	}
+	sinks_emit(c->sinks, &ev);
+}
+
+static void schedule_rule_timer(struct console *c);
+
+static void on_engine_event(void *ctx, const struct event *ev)
+{
+	struct console *c = ctx;
+	emit(c, ev);
+	if (c->act)
+		actions_on_event(c->act, ev);
+}
+
+static void on_line(void *ctx, const struct line *ln)
+{
+	struct console *c = ctx;
+	int64_t wall = (ln->flags & LINE_TIME_KNOWN) ? mono_to_wall(ln->time_ns) : clock_realtime_ns();
+	capture_line(c->cap, ln, wall);
+}
+
+static void on_action_event(void *ctx, const struct event *ev)
+{
+	emit(ctx, ev);
+}
+
+static void console_event(struct console *c, enum event_kind kind, const char *reason)
+{
+	struct event ev = {.kind = kind, .reason = reason, .time_flags = 0, .exit_status = -1};
+	emit(c, &ev);
+}
+
+/* --- what actions may use ------------------------------------------------ */
+
+static int act_send(void *ctx, const void *buf, size_t n)
+{
+	struct console *c = ctx;
+	if (!c->connected)
+		return -ENOTCONN;
+	if (!(transport_caps(c->t) & TRANSPORT_CAN_WRITE))
+		return -ENOTSUP;
+	ssize_t w = transport_write(c->t, buf, n);
+	if (w < 0)
+		return (int)w;
+	return (size_t)w == n ? 0 : -EAGAIN;
+}
+
+static int act_break(void *ctx, unsigned ms)
+{
+	struct console *c = ctx;
+	if (!c->connected)
+		return -ENOTCONN;
+	return transport_send_break(c->t, ms);
+}
+
+static bool act_has_cap(void *ctx, const char *cap)
+{
+	struct console *c = ctx;
+	unsigned caps = c->t ? transport_caps(c->t) : 0;
+	if (strcmp(cap, "write") == 0)
+		return c->connected && (caps & TRANSPORT_CAN_WRITE);
+	if (strcmp(cap, "break") == 0)
+		return c->connected && (caps & TRANSPORT_CAN_BREAK);
+	/* "sac" and "control" arrive with the SAC client and the control planes. */
+	return false;
+}
+
+/* --- timers --------------------------------------------------------------- */
+
+static void on_rule_timer(struct loop *l, void *ctx)
+{
+	struct console *c = ctx;
+	c->rule_timer = 0;
+	c->rule_deadline = INT64_MAX;
+	engine_tick(pipeline_engine(c->p), loop_now(l), LINE_TIME_KNOWN);
+	schedule_rule_timer(c);
+}
+
+static void schedule_rule_timer(struct console *c)
+{
+	int64_t d = engine_next_deadline(pipeline_engine(c->p));
+	if (d == c->rule_deadline)
+		return;
+	if (c->rule_timer)
+		loop_timer_cancel(c->loop, c->rule_timer);
+	c->rule_timer = 0;
+	c->rule_deadline = d;
+	if (d != INT64_MAX)
+		c->rule_timer = loop_timer_at(c->loop, d, on_rule_timer, c);
+}
+
+static void on_idle_timer(struct loop *l, void *ctx)
+{
+	struct console *c = ctx;
+	c->idle_timer = 0;
+	pipeline_idle(c->p, loop_now(l));
+	/* Quiet now: what the capture holds back goes to disk. */
+	if (c->cap)
+		capture_flush(c->cap);
+	schedule_rule_timer(c);
+}
+
+/* --- connection ----------------------------------------------------------- */
+
+static void try_open(struct console *c);
+
+static void on_retry(struct loop *l, void *ctx)
+{
+	(void)l;
+	struct console *c = ctx;
+	c->retry_timer = 0;
+	try_open(c);
+}
+
+static void schedule_retry(struct console *c)
+{
+	if (c->retry_timer)
+		return;
+	c->retry_timer = loop_timer_in(c->loop, c->backoff_ns, on_retry, c);
+	c->backoff_ns *= 2;
+	if (c->backoff_ns > c->cfg->reconnect_max_ns)
+		c->backoff_ns = c->cfg->reconnect_max_ns;
+}
+
+static void disconnect(struct console *c, const char *why)
+{
+	if (c->connected) {
+		loop_del_fd(c->loop, c->t->fd);
+		if (c->t->pid > 0)
+			loop_unwatch_child(c->loop, c->t->pid);
+		transport_close(c->t);
+		c->connected = false;
+		/* A prompt left on the line is still worth matching. */
+		pipeline_idle(c->p, loop_now(c->loop));
+		schedule_rule_timer(c);
+		if (c->cap)
+			capture_gap(c->cap, why, clock_realtime_ns());
+		snprintf(c->last_err, sizeof(c->last_err), "%s", why);
+		console_event(c, EV_CONSOLE_DISCONNECTED, why);
+		c->reported_down = true;
+		/* A connection that held for a while starts the back-off over. */
+		if (loop_now(c->loop) - c->connected_at > 60 * NS_PER_SEC)
+			c->backoff_ns = c->cfg->reconnect_min_ns;
+	}
+	if (transport_caps(c->t) & TRANSPORT_IS_REPLAY) {
+		if (!c->finished) {
+			c->finished = true;
+			pipeline_finish(c->p);
+			if (c->on_finished)
+				c->on_finished(c->finished_ctx);
+		}
+		return;
+	}
+	schedule_retry(c);
+}
+
+static void on_child(struct loop *l, pid_t pid, int status, void *ctx)
+{
+	(void)l;
+	(void)pid;
+	(void)status;
+	struct console *c = ctx;
+	/* The exec transport's program ended; its socket reports EOF too, but
+	 * a child that leaves a grandchild holding the socket must not keep
+	 * the console "connected" to nothing. */
+	if (c->connected)
+		disconnect(c, "the console command exited");
+}
+
+static void on_readable(struct loop *l, int fd, unsigned events, void *ctx)
+{
+	(void)fd;
+	struct console *c = ctx;
+	for (int i = 0; i < CONSOLE_READS_PER_WAKE && c->connected; i++) {
+		ssize_t n = transport_read(c->t, c->buf, CONSOLE_READ_SIZE);
+		if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
+			break;
+		if (n <= 0) {
+			char why[320];
+			if (n == 0)
+				snprintf(why, sizeof(why), "%s: %s", c->cfg->port,
+				         c->t->err[0] ? c->t->err : "end of input");
+			else
+				snprintf(why, sizeof(why), "%s: %s", c->cfg->port,
+				         c->t->err[0] ? c->t->err : strerror((int)-n));
+			disconnect(c, why);
+			return;
+		}
+		int64_t now = clock_monotonic_ns();
+		if (c->cap) {
+			int rc = capture_bytes(c->cap, c->buf, (size_t)n, clock_realtime_ns(), now);
+			if (rc < 0)
+				fprintf(stderr, "emsagent watch: %s: capture: %s\n", c->cfg->name,
+				        strerror(-rc));
+		}
+		pipeline_feed(c->p, c->buf, (size_t)n, now);
+	}
+	if ((events & (LOOP_HUP | LOOP_ERR)) && c->connected && !(events & LOOP_IN)) {
+		char why[320];
+		snprintf(why, sizeof(why), "%s: hung up", c->cfg->port);
+		disconnect(c, why);
+		return;
+	}
+	if (c->idle_timer)
+		loop_timer_cancel(l, c->idle_timer);
+	c->idle_timer = loop_timer_in(l, c->cfg->idle_ns, on_idle_timer, c);
+	schedule_rule_timer(c);
+}
+
+static void try_open(struct console *c)
+{
+	int rc = transport_open(c->t);
+	if (rc < 0) {
+		const char *why = c->t->err[0] ? c->t->err : strerror(-rc);
+		/* Report an outage once, and again only when its reason changes. */
+		if (!c->reported_down || strcmp(why, c->last_err) != 0) {
+			snprintf(c->last_err, sizeof(c->last_err), "%s", why);
+			console_event(c, EV_CONSOLE_DISCONNECTED, c->last_err);
+			c->reported_down = true;
+		}
+		if (transport_caps(c->t) & TRANSPORT_IS_REPLAY) {
+			c->finished = true; /* a missing replay file will not appear */
+			if (c->on_finished)
+				c->on_finished(c->finished_ctx);
+			return;
+		}
+		schedule_retry(c);
+		return;
+	}
+	rc = loop_add_fd(c->loop, c->t->fd, LOOP_IN, on_readable, c);
+	if (rc < 0) {
+		snprintf(c->t->err, sizeof(c->t->err), "cannot watch the port: %s", strerror(-rc));
+		transport_close(c->t);
+		schedule_retry(c);
+		return;
+	}
+	if (c->t->pid > 0)
+		loop_watch_child(c->loop, c->t->pid, on_child, c);
+	c->connected = true;
+	c->reported_down = false;
+	c->connected_at = loop_now(c->loop);
+	if (c->cap)
+		capture_gap(c->cap, "connected", clock_realtime_ns());
+	console_event(c, EV_CONSOLE_CONNECTED, NULL);
+}
+
+/* --- lifecycle -------------------------------------------------------------- */
+
+struct console *console_new(struct loop *l, const struct console_cfg *cfg, const struct ruleset *rs,
+                            const struct match_db *db, struct sinks *sinks, char *err, size_t errsz)
+{
+	struct transport *t = NULL;
+	if (transport_parse(cfg->port, &cfg->topts, &t, err, errsz) < 0)
+		return NULL;
+	struct console *c = xcalloc(1, sizeof(*c));
+	c->loop = l;
+	c->cfg = cfg;
+	c->sinks = sinks;
+	c->rs = rs;
+	c->db = db;
+	c->t = t;
+	c->backoff_ns = cfg->reconnect_min_ns;
+	c->rule_deadline = INT64_MAX;
+	if (cfg->capture_on) {
+		c->cap = capture_open(cfg->name, &cfg->capture, err, errsz);
+		if (!c->cap) {
+			transport_free(t);
+			free(c);
+			return NULL;
+		}
+	}
+	c->buf = xmalloc(CONSOLE_READ_SIZE);
+	c->p = pipeline_new(rs, db, CLOCK_LIVE, cfg->name, on_engine_event, c);
+	if (c->cap)
+		pipeline_set_line_hook(c->p, on_line, c);
+	struct action_env env = {
+	    .loop = l,
+	    .console = cfg->name,
+	    .labels = cfg->labels,
+	    .nlabels = cfg->nlabels,
+	    .policy = &cfg->policy,
+	    .ctx = c,
+	    .send = act_send,
+	    .send_break = act_break,
+	    .has_cap = act_has_cap,
+	    .emit = on_action_event,
+	};
+	c->act = actions_new(&env);
+	return c;
+}
+
+void console_start(struct console *c)
+{
+	try_open(c);
+}
+
+void console_set_rules(struct console *c, const struct ruleset *rs, const struct match_db *db)
+{
+	if (c->rule_timer)
+		loop_timer_cancel(c->loop, c->rule_timer);
+	c->rule_timer = 0;
+	c->rule_deadline = INT64_MAX;
+	/* Whatever the old engine still held (an open block, a partial line)
+	 * is matched by the old rules before they go. */
+	pipeline_idle(c->p, loop_now(c->loop));
+	pipeline_free(c->p);
+	c->rs = rs;
+	c->db = db;
+	c->p = pipeline_new(rs, db, CLOCK_LIVE, c->cfg->name, on_engine_event, c);
+	if (c->cap)
+		pipeline_set_line_hook(c->p, on_line, c);
+}
+
+void console_reopen_logs(struct console *c)
+{
+	if (c->cap && capture_reopen(c->cap) < 0)
+		fprintf(stderr, "emsagent watch: %s: cannot reopen the capture logs\n", c->cfg->name);
+}
+
+void console_flush(struct console *c)
+{
+	if (c->cap)
+		capture_flush(c->cap);
+}
+
+bool console_finished(const struct console *c)
+{
+	return c->finished;
+}
+
+void console_on_finished(struct console *c, void (*fn)(void *ctx), void *ctx)
+{
+	c->on_finished = fn;
+	c->finished_ctx = ctx;
+}
+
+void console_free(struct console *c)
+{
+	if (!c)
+		return;
+	if (c->connected) {
+		loop_del_fd(c->loop, c->t->fd);
+		if (c->t->pid > 0)
+			loop_unwatch_child(c->loop, c->t->pid);
+		transport_close(c->t);
+	}
+	if (c->retry_timer)
+		loop_timer_cancel(c->loop, c->retry_timer);
+	if (c->idle_timer)
+		loop_timer_cancel(c->loop, c->idle_timer);
+	if (c->rule_timer)
+		loop_timer_cancel(c->loop, c->rule_timer);
+	actions_free(c->act);
+	pipeline_free(c->p);
+	if (c->cap) {
+		capture_flush(c->cap);
+		capture_close(c->cap);
+	}
+	transport_free(c->t);
+	free(c->buf);
+	free(c);
+}
