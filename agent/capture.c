@@ -596,6 +596,8 @@ int capture_bytes(struct capture *c, const void *buf, size_t n, int64_t realtime
 {
 	if (!c->f[CF_RAW].on || n == 0)
 		return capture_flush(c);
+	if (c->flush_ns > 0 && !c->stage_since)
+		c->stage_since = mono_ns; /* the caller's clock: no clock read per call */
 	follow_name(c, realtime_ns);
 	int rc = maybe_rotate(c, n);
 	struct cfile *raw = &c->f[CF_RAW];
@@ -624,7 +626,7 @@ int capture_bytes(struct capture *c, const void *buf, size_t n, int64_t realtime
 		cf_write(c, &c->f[CF_IDX], note, (size_t)k);
 		c->need_rec = true;
 	}
-	if (c->stage_since && mono_now() - c->stage_since >= c->flush_ns) {
+	if (c->stage_since && mono_ns - c->stage_since >= c->flush_ns) {
 		int r2 = stage_flush_all(c);
 		if (!rc)
 			rc = r2;

@@ -46,6 +46,8 @@ struct console {
 	struct pipeline *p;
 	struct actions *act;
 	uint64_t idle_timer;
+	int64_t last_input; /* monotonic time of the last bytes read */
+	int capture_rc;     /* the capture's last status, to report changes only */
 	uint64_t rule_timer;
 	int64_t rule_deadline;
 	char *buf;
@@ -151,7 +153,11 @@ static void on_rule_timer(struct loop *l, void *ctx)
 static void schedule_rule_timer(struct console *c)
 {
 	int64_t d = engine_next_deadline(pipeline_engine(c->p));
-	if (d == c->rule_deadline)
+	/* A hang timer restarted by every line moves its deadline later on
+	 * every read; a loop timer already set earlier is left alone (it
+	 * fires, finds nothing due, and is set again) instead of being
+	 * cancelled and re-added per read. */
+	if (d == c->rule_deadline || (c->rule_timer && d > c->rule_deadline))
 		return;
 	if (c->rule_timer)
 		loop_timer_cancel(c->loop, c->rule_timer);
@@ -165,6 +171,13 @@ static void on_idle_timer(struct loop *l, void *ctx)
 {
 	struct console *c = ctx;
 	c->idle_timer = 0;
+	/* One timer per quiet period, not one per read: while bytes keep
+	 * coming it is moved on to the new deadline when it fires. */
+	int64_t due = c->last_input + c->cfg->idle_ns;
+	if (loop_now(l) < due) {
+		c->idle_timer = loop_timer_at(l, due, on_idle_timer, c);
+		return;
+	}
 	pipeline_idle(c->p, loop_now(l));
 	/* Quiet now: what the capture holds back goes to disk. */
 	if (c->cap)
@@ -258,14 +271,29 @@ static void on_readable(struct loop *l, int fd, unsigned events, void *ctx)
 			disconnect(c, why);
 			return;
 		}
-		int64_t now = clock_monotonic_ns();
+		/* The loop's time of this wake-up: one clock read per wake,
+		 * not per console (hundreds of consoles wake together). */
+		int64_t now = loop_now(l);
+		c->last_input = now;
 		if (c->cap) {
-			int rc = capture_bytes(c->cap, c->buf, (size_t)n, clock_realtime_ns(), now);
-			if (rc < 0)
-				fprintf(stderr, "emsagent watch: %s: capture: %s\n", c->cfg->name,
-				        strerror(-rc));
+			int rc = capture_bytes(c->cap, c->buf, (size_t)n, loop_realtime(l), now);
+			/* The capture keeps refused bytes and retries; say so when
+			 * its state changes, not on every read. */
+			if (rc != c->capture_rc) {
+				if (rc < 0)
+					fprintf(stderr, "emsagent watch: %s: capture: %s (retrying)\n",
+					        c->cfg->name, strerror(-rc));
+				else
+					fprintf(stderr, "emsagent watch: %s: capture: writing again\n",
+					        c->cfg->name);
+				c->capture_rc = rc;
+			}
 		}
 		pipeline_feed(c->p, c->buf, (size_t)n, now);
+		/* A short read drained the port; the loop is level-triggered, so
+		 * anything that arrives meanwhile wakes us again. */
+		if ((size_t)n < CONSOLE_READ_SIZE)
+			break;
 	}
 	if ((events & (LOOP_HUP | LOOP_ERR)) && c->connected && !(events & LOOP_IN)) {
 		char why[320];
@@ -273,9 +301,8 @@ static void on_readable(struct loop *l, int fd, unsigned events, void *ctx)
 		disconnect(c, why);
 		return;
 	}
-	if (c->idle_timer)
-		loop_timer_cancel(l, c->idle_timer);
-	c->idle_timer = loop_timer_in(l, c->cfg->idle_ns, on_idle_timer, c);
+	if (!c->idle_timer)
+		c->idle_timer = loop_timer_at(l, c->last_input + c->cfg->idle_ns, on_idle_timer, c);
 	schedule_rule_timer(c);
 }
 

@@ -64,6 +64,8 @@ struct loop {
 	int epfd;
 	int sigfd;
 	int64_t now;
+	int64_t real; /* wall time of this wake-up, read on first use */
+	bool real_valid;
 	bool running, stopping;
 	int stop_code;
 
@@ -500,6 +502,7 @@ int loop_run(struct loop *l)
 	struct epoll_event evs[LOOP_BATCH];
 	while (!l->stopping) {
 		l->now = mono_ns();
+		l->real_valid = false;
 		run_timers(l);
 		if (l->stopping)
 			break;
@@ -513,6 +516,7 @@ int loop_run(struct loop *l)
 			break;
 		}
 		l->now = mono_ns();
+		l->real_valid = false;
 		for (int i = 0; i < n && !l->stopping; i++) {
 			struct fd_watch *w = evs[i].data.ptr;
 			if (!w) {
@@ -533,6 +537,17 @@ void loop_stop(struct loop *l, int code)
 {
 	l->stopping = true;
 	l->stop_code = code;
+}
+
+int64_t loop_realtime(struct loop *l)
+{
+	if (!l->running || !l->real_valid) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		l->real = (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+		l->real_valid = l->running;
+	}
+	return l->real;
 }
 
 int64_t loop_now(struct loop *l)

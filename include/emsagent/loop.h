@@ -47,5 +47,7 @@ int loop_run(struct loop *l);
 void loop_stop(struct loop *l, int code);
 /* Monotonic time, refreshed at every wake-up (ns). */
 int64_t loop_now(struct loop *l);
+/* Wall time (CLOCK_REALTIME, ns) of the same wake-up, read once per wake. */
+int64_t loop_realtime(struct loop *l);
 
 #endif
