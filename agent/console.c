@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "emsagent/action.h"
 #include "emsagent/capture.h"
@@ -91,6 +92,21 @@ static void on_line(void *ctx, const struct line *ln)
 	struct console *c = ctx;
 	int64_t wall = (ln->flags & LINE_TIME_KNOWN) ? mono_to_wall(ln->time_ns) : clock_realtime_ns();
 	capture_line(c->cap, ln, wall);
+}
+
+/* labels.os picks the rules: windows or linux, plus every os: any rule;
+ * another value runs only the os: any rules; no label runs them all. */
+static void apply_os(struct console *c)
+{
+	for (size_t i = 0; i < c->cfg->nlabels; i++) {
+		if (strcmp(c->cfg->labels[i].key, "os") != 0)
+			continue;
+		const char *v = c->cfg->labels[i].value;
+		enum rule_os os = strcasecmp(v, "windows") == 0 ? OS_WINDOWS
+		                  : strcasecmp(v, "linux") == 0 ? OS_LINUX
+		                                                : (enum rule_os) - 1;
+		engine_set_os(pipeline_engine(c->p), os);
+	}
 }
 
 static void on_action_event(void *ctx, const struct event *ev)
@@ -370,6 +386,7 @@ struct console *console_new(struct loop *l, const struct console_cfg *cfg, const
 	}
 	c->buf = xmalloc(CONSOLE_READ_SIZE);
 	c->p = pipeline_new(rs, db, CLOCK_LIVE, cfg->name, on_engine_event, c);
+	apply_os(c);
 	if (c->cap)
 		pipeline_set_line_hook(c->p, on_line, c);
 	struct action_env env = {
@@ -406,6 +423,7 @@ void console_set_rules(struct console *c, const struct ruleset *rs, const struct
 	c->rs = rs;
 	c->db = db;
 	c->p = pipeline_new(rs, db, CLOCK_LIVE, c->cfg->name, on_engine_event, c);
+	apply_os(c);
 	if (c->cap)
 		pipeline_set_line_hook(c->p, on_line, c);
 }

@@ -417,6 +417,22 @@ struct engine *engine_new(const struct ruleset *rs, const struct match_db *db, c
 	return e;
 }
 
+void engine_set_os(struct engine *e, enum rule_os os)
+{
+	/* Only idle rules can be switched: call before the first input. */
+	e->nanyout = e->nabsent = 0;
+	for (size_t i = 0; i < e->nrules; i++) {
+		const struct rule *r = e->rt[i].r;
+		e->rt[i].off = os != OS_ANY && r->os != OS_ANY && r->os != os;
+		if (e->rt[i].off)
+			continue;
+		if (e->rt[i].any_output)
+			e->anyout[e->nanyout++] = i;
+		if (r->when.kind == WHEN_ABSENT)
+			e->absent[e->nabsent++] = i;
+	}
+}
+
 void engine_free(struct engine *e)
 {
 	if (!e)
@@ -467,7 +483,7 @@ static void new_epoch(struct engine *e, const struct epoch_marker *m, const stru
 		e->fn(e->ctx, &ev);
 	for (size_t r = 0; r < e->nrules; r++) {
 		struct rule_rt *rr = &e->rt[r];
-		if (!rr->roles[rr->r->ndets])
+		if (!rr->roles[rr->r->ndets] || rr->off)
 			continue;
 		struct dhit h = {
 		    .det = (int)rr->r->ndets,
@@ -503,7 +519,7 @@ static bool hit_valid(const struct engine *e, const struct match_hit *h)
 	switch (s->owner) {
 	case OWNER_RULE:
 		return s->rule >= 0 && (size_t)s->rule < e->nrules && s->idx >= 0 &&
-		       (size_t)s->idx < e->rt[s->rule].r->ndets;
+		       (size_t)s->idx < e->rt[s->rule].r->ndets && !e->rt[s->rule].off;
 	case OWNER_IGNORE:
 		return true;
 	case OWNER_EPOCH:

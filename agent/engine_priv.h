@@ -158,6 +158,7 @@ struct rule_rt {
 	struct hist *hist;    /* ndets */
 	struct block *blocks; /* ndets, or NULL when no detector has a block */
 	bool any_output;      /* absent of: any-output */
+	bool off;             /* not for this console's OS (engine_set_os) */
 	unsigned at_least;    /* count, at least 1 */
 };
 

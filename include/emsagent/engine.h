@@ -37,6 +37,9 @@ struct engine;
 struct engine *engine_new(const struct ruleset *rs, const struct match_db *db, const char *console,
                           engine_event_fn fn, void *ctx);
 void engine_free(struct engine *e);
+/* Runs only the rules for this OS (and those for any OS): a console
+ * labelled os: windows does not run Linux rules. Call before any input. */
+void engine_set_os(struct engine *e, enum rule_os os);
 /* Every line, in order, with its hits (possibly none). */
 void engine_line(struct engine *e, const struct line *ln, const struct match_hit *hits, size_t nhits);
 /* An EMS record with its hits; emits ems.bugcheck / ems.machine_info too. */

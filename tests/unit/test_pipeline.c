@@ -239,11 +239,61 @@ static void test_syslog_year(void **state)
 	rules_free(&srs);
 }
 
+/* A console labelled with an OS runs that OS's rules and the os: any ones. */
+static void test_os_filter(void **state)
+{
+	(void)state;
+	static const char osp[] = "schema: emsagent/v1\n"
+	                          "id: t-win\ntitle: w\nlevel: high\nos: windows\n"
+	                          "match: {a: {contains: 'STOP-HERE'}}\n"
+	                          "---\n"
+	                          "schema: emsagent/v1\n"
+	                          "id: t-lin\ntitle: l\nlevel: high\nos: linux\n"
+	                          "match: {a: {contains: 'STOP-HERE'}}\n"
+	                          "---\n"
+	                          "schema: emsagent/v1\n"
+	                          "id: t-any\ntitle: x\nlevel: high\n"
+	                          "match: {a: {contains: 'STOP-HERE'}}\n";
+	struct ruleset ors = {0};
+	struct diags d = {0};
+	assert_int_equal(rules_load_string(&ors, "os.yaml", osp, &d), 0);
+	struct match_db *odb = match_compile(&ors, &d);
+	assert_non_null(odb);
+	diags_free(&d);
+	const enum rule_os which[] = {OS_ANY, OS_LINUX, OS_WINDOWS, (enum rule_os) - 1};
+	const char *const want[][3] = {{"t-win", "t-lin", "t-any"},
+	                               {"t-lin", "t-any", NULL},
+	                               {"t-win", "t-any", NULL},
+	                               {"t-any", NULL, NULL}};
+	for (size_t k = 0; k < ARRAY_LEN(which); k++) {
+		struct sink s = {0};
+		struct pipeline *p = pipeline_new(&ors, odb, CLOCK_LOG, "t", on_event, &s);
+		engine_set_os(pipeline_engine(p), which[k]);
+		pipeline_feed(p, "x STOP-HERE y\n", 14, 0);
+		pipeline_finish(p);
+		pipeline_free(p);
+		size_t fired = 0;
+		for (const char *q = s.out.data; q && (q = strstr(q, "\"event\":\"rule.fired\"")); q++)
+			fired++;
+		size_t nwant = 0;
+		for (size_t i = 0; i < 3 && want[k][i]; i++, nwant++) {
+			char needle[64];
+			snprintf(needle, sizeof(needle), "\"rule\":\"%s\"", want[k][i]);
+			assert_non_null(strstr(s.out.data, needle));
+		}
+		assert_int_equal(fired, nwant);
+		buf_free(&s.out);
+	}
+	match_db_free(odb);
+	rules_free(&ors);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_split_invariance),
 	    cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_os_filter),
 	    cmocka_unit_test(test_syslog_year),
 	};
 	return cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
