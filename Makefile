@@ -31,6 +31,8 @@ UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 BIN       := $(B)/emsagent
 
+
+.PHONY: sim
 .PHONY: all check unit ruletests clitests demo bench asan fuzz install clean format format-check deps e2e bench-live
 
 all: $(BIN)
@@ -57,6 +59,39 @@ $(B)/tests/%: tests/unit/%.c $(B)/libemsagent.a $(wildcard tests/unit/*.h) | .de
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(B)/libemsagent.a $(LDLIBS) $(CMOCKA_LIBS)
 
+# The Windows guest simulator (tests/sim): its core links into unit tests of
+# the SAC client, guestsim serves it on a pty/socket for end-to-end tests.
+SIM_CORE  := $(if $(wildcard tests/sim/sacsim.c),$(B)/sim/sacsim.o)
+SIM_TESTS := $(if $(wildcard tests/sim/test_sacsim.c),$(B)/tests/test_sacsim)
+GUESTSIM  := $(if $(wildcard tests/sim/guestsim.c),$(B)/sim/guestsim)
+
+$(B)/sim/%.o: tests/sim/%.c $(wildcard tests/sim/*.h include/emsagent/*.h) | .deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/sim -c -o $@ $<
+
+$(B)/sim/guestsim: $(patsubst tests/sim/%.c,$(B)/sim/%.o,$(filter-out tests/sim/test_%.c tests/sim/simclient.c,$(wildcard tests/sim/*.c))) $(B)/libemsagent.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/sim/simclient: tests/sim/simclient.c | .deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+$(B)/tests/test_sacsim: tests/sim/test_sacsim.c $(SIM_CORE) $(B)/libemsagent.a | .deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/sim -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+
+# The SAC client's unit tests talk to the simulator core in-process.
+$(B)/tests/test_sac: tests/unit/test_sac.c $(SIM_CORE) $(B)/libemsagent.a | .deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Itests/sim -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+
+sim: $(SIM_TESTS) $(GUESTSIM) $(BIN)
+	@fail=0; for t in $(SIM_TESTS); do echo "== $$t"; $$t || fail=1; done; \
+	if [ -f tests/sim/test_guestsim.sh ]; then \
+		echo "== tests/sim/test_guestsim.sh"; \
+		EMSAGENT=$(abspath $(BIN)) GUESTSIM=$(abspath $(B)/sim/guestsim) bash tests/sim/test_guestsim.sh || fail=1; \
+	fi; exit $$fail
+
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do \
 		echo "== $$t"; $$t || fail=1; \
@@ -75,7 +110,7 @@ clitests: $(BIN)
 e2e: $(BIN)
 	@EMSAGENT=$(abspath $(BIN)) bash tests/e2e/run.sh
 
-check: .deps-ok all unit ruletests clitests e2e format-check
+check: .deps-ok all unit ruletests clitests e2e sim format-check
 	@echo "make check: all passed"
 
 demo: $(BIN)
