@@ -814,47 +814,24 @@ static void load_root(struct cfg_ctx *c, yaml_node_t *root)
 		parse_consoles(c, consoles, defaults);
 }
 
+static bool load_doc(void *ctx, yaml_node_t *root, size_t index)
+{
+	struct cfg_ctx *c = ctx;
+	if (index == 0) {
+		load_root(c, root);
+		return true;
+	}
+	yx_error(&c->y, root, "a watch configuration is one YAML document; this is a second one");
+	return false;
+}
+
 static void load_stream(struct cfg_ctx *c, const char *text, size_t len)
 {
 	const char *file = c->cfg->path;
-	if (yx_check_nesting(&c->y, file, text, len) < 0)
-		return;
-	yaml_parser_t parser;
-	if (!yaml_parser_initialize(&parser)) {
-		yx_file_error(&c->y, file, "%s", "cannot start the YAML parser");
-		return;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	c->y.file = file;
-	c->y.src = text;
-	c->y.srclen = len;
-	for (size_t ndocs = 0;; ndocs++) {
-		yaml_document_t doc;
-		if (!yaml_parser_load(&parser, &doc)) {
-			yx_parser_error(&c->y, file, &parser);
-			break;
-		}
-		yaml_node_t *root = yaml_document_get_root_node(&doc);
-		if (!root) {
-			if (ndocs == 0)
-				yx_file_error(&c->y, file, "%s", "the configuration is empty");
-			yaml_document_delete(&doc);
-			break;
-		}
-		c->y.doc = &doc;
-		if (ndocs == 0)
-			load_root(c, root);
-		else
-			yx_error(&c->y, root,
-			         "a watch configuration is one YAML document; this is a second one");
-		c->y.doc = NULL;
-		yaml_document_delete(&doc);
-		if (ndocs > 0)
-			break;
-	}
-	yaml_parser_delete(&parser);
-	c->y.src = NULL;
-	c->y.srclen = 0;
+	size_t before = c->y.nerrors;
+	size_t ndocs = yx_each_document(&c->y, file, text, len, 2, load_doc, c);
+	if (ndocs == 0 && c->y.nerrors == before)
+		yx_file_error(&c->y, file, "%s", "the configuration is empty");
 }
 
 static int finish(struct cfg_ctx *c)

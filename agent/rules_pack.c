@@ -43,44 +43,17 @@ static const char *add_file(struct rl_ctx *c, const char *name)
 	return rs->files[rs->nfiles++];
 }
 
+static bool load_doc(void *ctx, yaml_node_t *root, size_t index)
+{
+	(void)index;
+	rl_load_document(ctx, root);
+	return true;
+}
+
 /* Reads every document of one YAML stream. */
 static void load_stream(struct rl_ctx *c, const char *file, const char *text, size_t len)
 {
-	if (yx_check_nesting(&c->y, file, text, len) < 0)
-		return;
-	yaml_parser_t parser;
-	if (!yaml_parser_initialize(&parser)) {
-		yx_file_error(&c->y, file, "%s", "cannot start the YAML parser");
-		return;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	c->y.file = file;
-	c->y.src = text;
-	c->y.srclen = len;
-	for (size_t ndocs = 0;; ndocs++) {
-		yaml_document_t doc;
-		if (!yaml_parser_load(&parser, &doc)) {
-			yx_parser_error(&c->y, file, &parser);
-			break;
-		}
-		yaml_node_t *root = yaml_document_get_root_node(&doc);
-		if (!root) { /* end of the stream */
-			yaml_document_delete(&doc);
-			break;
-		}
-		if (ndocs >= 100000) {
-			rl_error(c, root, "too many documents in one file");
-			yaml_document_delete(&doc);
-			break;
-		}
-		c->y.doc = &doc;
-		rl_load_document(c, root);
-		c->y.doc = NULL;
-		yaml_document_delete(&doc);
-	}
-	yaml_parser_delete(&parser);
-	c->y.src = NULL;
-	c->y.srclen = 0;
+	yx_each_document(&c->y, file, text, len, 100000, load_doc, c);
 }
 
 static void load_file(struct rl_ctx *c, const char *path)

@@ -464,3 +464,48 @@ const char *yx_suggest(const char *s, const char *const *cands, size_t n)
 	}
 	return best;
 }
+
+size_t yx_each_document(struct yamlx *y, const char *file, const char *text, size_t len, size_t max_docs,
+                        yx_doc_fn fn, void *ctx)
+{
+	if (yx_check_nesting(y, file, text, len) < 0)
+		return 0;
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser)) {
+		yx_file_error(y, file, "%s", "cannot start the YAML parser");
+		return 0;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	y->file = file;
+	y->src = text;
+	y->srclen = len;
+	size_t ndocs = 0;
+	for (;;) {
+		yaml_document_t doc;
+		if (!yaml_parser_load(&parser, &doc)) {
+			yx_parser_error(y, file, &parser);
+			break;
+		}
+		yaml_node_t *root = yaml_document_get_root_node(&doc);
+		if (!root) { /* end of the stream */
+			yaml_document_delete(&doc);
+			break;
+		}
+		bool more = true;
+		y->doc = &doc;
+		if (ndocs >= max_docs) {
+			yx_error(y, root, "too many documents in one file (at most %zu)", max_docs);
+			more = false;
+		} else {
+			more = fn(ctx, root, ndocs++);
+		}
+		y->doc = NULL;
+		yaml_document_delete(&doc);
+		if (!more)
+			break;
+	}
+	yaml_parser_delete(&parser);
+	y->src = NULL;
+	y->srclen = 0;
+	return ndocs;
+}

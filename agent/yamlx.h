@@ -46,6 +46,14 @@ void yx_parser_error(struct yamlx *y, const char *file, const yaml_parser_t *par
 /* Refuses streams nested deeper than YX_MAX_NESTING before building documents
  * (libyaml's loader is quadratic on absurd nesting). 0, or -1 after reporting. */
 int yx_check_nesting(struct yamlx *y, const char *file, const char *text, size_t len);
+/* Called for each document of a stream with its root node (y->doc is set);
+ * returns false to stop reading. */
+typedef bool (*yx_doc_fn)(void *ctx, yaml_node_t *root, size_t index);
+/* Parses every document of text (nesting checked first, parser errors
+ * reported at their place), at most max_docs of them (more is an error).
+ * Returns the number of documents handed to fn. */
+size_t yx_each_document(struct yamlx *y, const char *file, const char *text, size_t len, size_t max_docs,
+                        yx_doc_fn fn, void *ctx);
 
 struct src_loc yx_loc(const struct yamlx *y, const yaml_node_t *n);
 yaml_node_t *yx_node(struct yamlx *y, int idx);
