@@ -22,6 +22,7 @@ tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 fail=0
 n=0
+nfail=0
 for dir in "$root"/*/; do
 	dir=${dir%/}
 	case=${dir##*/}
@@ -29,6 +30,7 @@ for dir in "$root"/*/; do
 	if [ ! -f "$dir/expected.txt" ]; then
 		echo "FAIL $case: no expected.txt"
 		fail=1
+		nfail=$((nfail + 1))
 		continue
 	fi
 	IFS= read -r expect <"$dir/expected.txt"
@@ -41,12 +43,14 @@ for dir in "$root"/*/; do
 		echo "FAIL $case: exit status $status, wanted 2"
 		sed 's/^/    /' "$tmp"
 		fail=1
+		nfail=$((nfail + 1))
 		continue
 	fi
 	if ! grep -F -- "$dir/$loc:" "$tmp" | grep -q -F -- "$frag"; then
 		echo "FAIL $case: no '$dir/$loc: ... $frag ...' on stderr; got:"
 		sed 's/^/    /' "$tmp"
 		fail=1
+		nfail=$((nfail + 1))
 		continue
 	fi
 	echo "ok   $case ($loc)"
@@ -56,4 +60,5 @@ if [ "$n" -eq 0 ]; then
 	echo "bad_rules.sh: no cases under $root" >&2
 	exit 1
 fi
+echo "bad_rules: $((n - nfail)) passed, $nfail failed"
 exit $fail
