@@ -67,7 +67,7 @@ GUESTSIM  := $(if $(wildcard tests/sim/guestsim.c),$(B)/sim/guestsim)
 
 $(B)/sim/%.o: tests/sim/%.c $(wildcard tests/sim/*.h include/emsagent/*.h) | .deps-ok
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/sim -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -Iagent -Itests/sim -c -o $@ $<
 
 $(B)/sim/guestsim: $(patsubst tests/sim/%.c,$(B)/sim/%.o,$(filter-out tests/sim/test_%.c tests/sim/simclient.c,$(wildcard tests/sim/*.c))) $(B)/libemsagent.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
