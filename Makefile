@@ -101,14 +101,14 @@ ruletests: $(BIN)
 	$(BIN) rules check rules
 	$(BIN) rules test rules
 
-clitests: $(BIN)
+clitests: $(BIN) $(GUESTSIM)
 	@fail=0; for t in $(sort $(wildcard tests/cli/*.sh)); do \
 		echo "== $$t"; EMSAGENT=$(abspath $(BIN)) bash $$t || fail=1; \
 	done; exit $$fail
 
 # End-to-end: real peers (ptys, sockets, telnet) against `emsagent watch`.
-e2e: $(BIN)
-	@EMSAGENT=$(abspath $(BIN)) bash tests/e2e/run.sh
+e2e: $(BIN) $(GUESTSIM)
+	@EMSAGENT=$(abspath $(BIN)) GUESTSIM=$(abspath $(B)/sim/guestsim) bash tests/e2e/run.sh
 
 check: .deps-ok all unit ruletests clitests e2e sim format-check
 	@echo "make check: all passed"

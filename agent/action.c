@@ -410,6 +410,11 @@ static const char *missing_backend(const struct act_job *j)
 	}
 }
 
+static void on_sac_done(void *dctx, bool ok, const char *reason, const char *output, size_t len)
+{
+	act_job_finish(dctx, ok ? EV_ACTION_DONE : EV_ACTION_FAILED, ok ? NULL : reason, -1, output, len);
+}
+
 static void job_run(struct act_job *j)
 {
 	struct actions *a = j->a;
@@ -436,6 +441,16 @@ static void job_run(struct act_job *j)
 		return;
 	case ACT_SEND:
 		run_send(j);
+		return;
+	case ACT_SAC:
+		if (a->env.sac_run) {
+			int64_t timeout = j->act.timeout_ns > 0 ? j->act.timeout_ns : 60 * NS_PER_SEC;
+			if (a->env.sac_run(a->env.ctx, j->act.text ? j->act.text : "", timeout, on_sac_done,
+			                   j, reason, sizeof(reason)) < 0)
+				act_job_finish(j, EV_ACTION_FAILED, reason, -1, NULL, 0);
+			return;
+		}
+		act_job_finish(j, EV_ACTION_FAILED, missing_backend(j), -1, NULL, 0);
 		return;
 	default:
 		act_job_finish(j, EV_ACTION_FAILED, missing_backend(j), -1, NULL, 0);

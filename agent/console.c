@@ -19,6 +19,7 @@
 #include "emsagent/capture.h"
 #include "emsagent/clock.h"
 #include "emsagent/pipeline.h"
+#include "emsagent/sac.h"
 #include "emsagent/transport.h"
 #include "emsagent/util.h"
 
@@ -46,6 +47,9 @@ struct console {
 	struct capture *cap;
 	struct pipeline *p;
 	struct actions *act;
+	struct sac *sac; /* the SAC client: passive until an action or a user asks */
+	uint64_t sac_timer;
+	struct sac_job *sac_jobs;
 	uint64_t idle_timer;
 	int64_t last_input; /* monotonic time of the last bytes read */
 	int capture_rc;     /* the capture's last status, to report changes only */
@@ -109,6 +113,76 @@ static void apply_os(struct console *c)
 	}
 }
 
+/* --- the SAC client ---------------------------------------------------- */
+
+struct sac_job {
+	struct sac_job *next;
+	struct console *c;
+	void (*done)(void *dctx, bool ok, const char *reason, const char *output, size_t len);
+	void *dctx;
+};
+
+static void on_sac_timer(struct loop *l, void *ctx)
+{
+	struct console *c = ctx;
+	c->sac_timer = 0;
+	sac_tick(c->sac, loop_now(l));
+}
+
+static void sac_set_timer(void *ctx, int64_t deadline)
+{
+	struct console *c = ctx;
+	if (c->sac_timer)
+		loop_timer_cancel(c->loop, c->sac_timer);
+	c->sac_timer = deadline == INT64_MAX ? 0 : loop_timer_at(c->loop, deadline, on_sac_timer, c);
+}
+
+static void sac_emit(void *ctx, const struct event *ev)
+{
+	emit(ctx, ev);
+}
+
+static void on_sac_result(void *ctx, const struct sac_result *r)
+{
+	struct sac_job *j = ctx;
+	struct console *c = j->c;
+	for (struct sac_job **pp = &c->sac_jobs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	char reason[320];
+	if (r->err != SAC_OK)
+		snprintf(reason, sizeof(reason), "%s%s%s", sac_strerror(r->err), r->detail ? ": " : "",
+		         r->detail ? r->detail : "");
+	j->done(j->dctx, r->err == SAC_OK, r->err == SAC_OK ? NULL : reason, r->output, r->output_len);
+	free(j);
+}
+
+static int act_sac_run(void *ctx, const char *command, int64_t timeout_ns,
+                       void (*done)(void *dctx, bool ok, const char *reason, const char *output, size_t len),
+                       void *dctx, char *reason, size_t reasonsz)
+{
+	struct console *c = ctx;
+	if (!c->connected) {
+		snprintf(reason, reasonsz, "the console is not connected");
+		return -1;
+	}
+	struct sac_job *j = xcalloc(1, sizeof(*j));
+	j->c = c;
+	j->done = done;
+	j->dctx = dctx;
+	enum sac_err e = sac_run(c->sac, command, timeout_ns, on_sac_result, j, loop_now(c->loop));
+	if (e != SAC_OK) {
+		snprintf(reason, reasonsz, "%s", sac_strerror(e));
+		free(j);
+		return -1;
+	}
+	j->next = c->sac_jobs;
+	c->sac_jobs = j;
+	return 0;
+}
+
 static void on_action_event(void *ctx, const struct event *ev)
 {
 	emit(ctx, ev);
@@ -151,7 +225,12 @@ static bool act_has_cap(void *ctx, const char *cap)
 		return c->connected && (caps & TRANSPORT_CAN_WRITE);
 	if (strcmp(cap, "break") == 0)
 		return c->connected && (caps & TRANSPORT_CAN_BREAK);
-	/* "sac" and "control" arrive with the SAC client and the control planes. */
+	if (strcmp(cap, "sac") == 0) {
+		struct sac_state st;
+		sac_get_state(c->sac, &st);
+		return c->connected && st.ready && !st.crashed;
+	}
+	/* "control" arrives with the control planes. */
 	return false;
 }
 
@@ -306,6 +385,7 @@ static void on_readable(struct loop *l, int fd, unsigned events, void *ctx)
 			}
 		}
 		pipeline_feed(c->p, c->buf, (size_t)n, now);
+		sac_feed(c->sac, c->buf, (size_t)n, now);
 		/* A short read drained the port; the loop is level-triggered, so
 		 * anything that arrives meanwhile wakes us again. */
 		if ((size_t)n < CONSOLE_READ_SIZE)
@@ -400,8 +480,21 @@ struct console *console_new(struct loop *l, const struct console_cfg *cfg, const
 	    .send_break = act_break,
 	    .has_cap = act_has_cap,
 	    .emit = on_action_event,
+	    .sac_run = act_sac_run,
 	};
 	c->act = actions_new(&env);
+	struct sac_env senv = {
+	    .ctx = c,
+	    .console = cfg->name,
+	    .send = act_send,
+	    .set_timer = sac_set_timer,
+	    .emit = sac_emit,
+	    .emit_ems = false, /* the engine reports EMS records already */
+	    .char_delay_ns = -1,
+	    .repeat_delay_ns = -1,
+	    .wake_ns = 0,
+	};
+	c->sac = sac_new(&senv);
 	return c;
 }
 
@@ -467,6 +560,11 @@ void console_free(struct console *c)
 		loop_timer_cancel(c->loop, c->idle_timer);
 	if (c->rule_timer)
 		loop_timer_cancel(c->loop, c->rule_timer);
+	/* The SAC client first: cancelling its operation finishes the actions
+	 * waiting on it, while they still exist. */
+	sac_free(c->sac);
+	if (c->sac_timer)
+		loop_timer_cancel(c->loop, c->sac_timer);
 	actions_free(c->act);
 	pipeline_free(c->p);
 	if (c->cap) {

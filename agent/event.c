@@ -26,6 +26,9 @@ static const char *const kind_names[EV__COUNT] = {
     [EV_ACTION_FAILED] = "action.failed",
     [EV_ACTION_SKIPPED] = "action.skipped",
     [EV_AGENT_RELOADED] = "agent.reloaded",
+    [EV_SAC_READY] = "sac.ready",
+    [EV_SAC_CMD_AVAILABLE] = "sac.cmd_available",
+    [EV_SAC_CHANNEL] = "sac.channel",
 };
 
 const char *event_kind_name(enum event_kind k)
@@ -145,6 +148,8 @@ struct json_object *event_to_json(const struct event *ev)
 	put_str(o, "title", ev->title);
 	if (ev->marker)
 		put_str(o, "marker", ev->marker);
+	if (ev->channel)
+		put_str(o, "channel", ev->channel);
 	json_object_object_add(o, "epoch", json_object_new_int64(ev->epoch));
 	json_object_object_add(o, "offset", json_object_new_int64((int64_t)ev->offset));
 	if (ev->lineno)
@@ -267,6 +272,10 @@ void event_write_text(const struct event *ev, FILE *out, bool color)
 	}
 	if (ev->kind == EV_EPOCH_STARTED)
 		fprintf(out, " epoch %u (%s)", ev->epoch, ev->marker ? ev->marker : "?");
+	if (ev->channel) {
+		fputs(" channel ", out);
+		write_safe(out, ev->channel, strlen(ev->channel));
+	}
 	if (ev->action) {
 		fprintf(out, " %s", action_kind_name(ev->action->kind));
 		if ((ev->kind == EV_ACTION_DONE || ev->kind == EV_ACTION_FAILED) && ev->exit_status >= 0)

@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"watch", cli_watch, "[-c FILE] [--json] [--log-dir DIR] PORT...", "watch live consoles unattended"},
     {"rules", cli_rules, "check|test|list [DIR...]", "validate, test or list signature packs"},
     {"ports", cli_ports, "[--json]", "list serial ports"},
+    {"sac", cli_sac, "PORT COMMAND... | PORT info", "run SAC commands on a Windows EMS console"},
 };
 
 static void usage(FILE *out)

@@ -5,9 +5,11 @@
  * sinks; nothing more), exec (argv, never a shell: the triggering event as
  * JSON on stdin, EMSAGENT_* environment variables, a timeout, output captured
  * into action.done), send (text to the console with escapes: \r \n \t \e
- * \xHH \\ and \b for a BREAK), sac, dump and restart (they need the SAC
- * client and control planes; dump and restart also need the policy to allow
- * them — otherwise action.skipped with reason "not allowed").
+ * \xHH \\ and \b for a BREAK), sac (a SAC command through the console's
+ * SAC client: its output goes into action.done, and — since the guest prints
+ * it on the console — through the rules too), dump and restart (they need
+ * control planes, and the policy to allow them — otherwise action.skipped
+ * with reason "not allowed").
  *
  * Triggers: on: fire → rule.fired, pending → rule.pending, resolve →
  * rule.resolved. delay: the action waits, and is cancelled if the rule
@@ -56,6 +58,12 @@ struct action_env {
 	bool (*has_cap)(void *ctx, const char *cap);
 	/* Action events go out here (the console adds them to its sinks). */
 	void (*emit)(void *ctx, const struct event *ev);
+	/* Runs a SAC command (NULL: no SAC client). 0 and done is called
+	 * exactly once later (ok, or the failure's reason; output bounded), or
+	 * -1 with the reason in reason (done is not called). */
+	int (*sac_run)(void *ctx, const char *command, int64_t timeout_ns,
+	               void (*done)(void *dctx, bool ok, const char *reason, const char *output, size_t len),
+	               void *dctx, char *reason, size_t reasonsz);
 };
 
 struct actions;

@@ -31,7 +31,10 @@ enum event_kind {
 	EV_ACTION_DONE,
 	EV_ACTION_FAILED,
 	EV_ACTION_SKIPPED,
-	EV_AGENT_RELOADED, /* rules/config reloaded (reason set when the new set was refused) */
+	EV_AGENT_RELOADED,    /* rules/config reloaded (reason set when the new set was refused) */
+	EV_SAC_READY,         /* a SAC> prompt was seen (once per boot of SAC) */
+	EV_SAC_CMD_AVAILABLE, /* "EVENT: The CMD command is now available." */
+	EV_SAC_CHANNEL,       /* a SAC channel was created, closed or switched to (channel, reason) */
 	EV__COUNT
 };
 const char *event_kind_name(enum event_kind k);
@@ -68,6 +71,8 @@ struct event {
 	int exit_status;     /* action.done/failed of exec: the child's exit status, -1 if none */
 	const char *output;  /* captured output (exec) or what was sent, bounded */
 	size_t output_len;
+	/* sac.channel: the channel's name ("SAC", "Cmd0001") */
+	const char *channel;
 };
 
 /* Builds the JSON object (caller puts it). */

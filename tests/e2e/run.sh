@@ -19,6 +19,7 @@ E=${EMSAGENT:?set EMSAGENT to the emsagent binary}
 case $E in /*) ;; *) E=$PWD/$E ;; esac
 ROOT=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
 HERE=$ROOT/tests/e2e
+GUESTSIM=${GUESTSIM:-$ROOT/build/sim/guestsim}
 BUILD=$(dirname "$E")/e2e
 PEER=$BUILD/peer
 SCALE=0.0011111111 # 1/900: the articles' 30 minutes become 2 s
@@ -849,7 +850,85 @@ EOF
 	end
 }
 
-ALL="t_rules_pack t_windows_pty t_linux_pty t_unix_tcp t_telnet_break t_reconnect_capture t_sighup t_late_device t_actions"
+# A rule's {do: sac, command: "t"} against the Windows guest simulator: the
+# SAC client wakes the console, runs `t`, and the task list the guest prints
+# goes through the rules, which name the cause of the hang (update work for
+# the Preparing-to-configure scenario, OOBE/Sysprep for the OOBE one).
+t_sac_classify() {
+	begin sac_classify
+	if [ ! -x "${GUESTSIM:-}" ]; then
+		fail "no guestsim (GUESTSIM=${GUESTSIM:-unset}); build/sim/guestsim is built by make"
+		end
+		return
+	fi
+	mkdir -p "$T/sacr"
+	cat >"$T/sacr/sac.yaml" <<'EOF'
+schema: emsagent/v1
+id: e2e-sac-probe
+title: "e2e: SAC up, no CMD: asking SAC what runs"
+level: high
+os: windows
+match:
+  banner: {contains: ["Computer is booting, SAC started and initialized."]}
+  cmd: {contains: ["EVENT: The CMD command is now available."]}
+when:
+  absent: {after: banner, of: cmd, for: 2s}
+  resolve_on: [cmd]
+actions:
+  - {do: alert}
+  - {do: sac, command: "t", on: fire, timeout: 20s}
+---
+schema: emsagent/v1
+id: e2e-updates
+title: "e2e: update work ({proc})"
+level: high
+os: windows
+match:
+  tlist: {regex: '[0-9]{1,6} (?<proc>(?:TrustedInstaller|TiWorker)\.exe)[ \t]*$', anchor: [TrustedInstaller.exe, TiWorker.exe], capture: {proc: str}}
+  cmd: {contains: ["EVENT: The CMD command is now available."]}
+when:
+  absent: {after: tlist, of: cmd, for: 1s}
+---
+schema: emsagent/v1
+id: e2e-oobe-tlist
+title: "e2e: OOBE ({proc})"
+level: high
+os: windows
+match:
+  tlist: {regex: '[0-9]{1,6} (?<proc>(?:msoobe|windeploy|sysprep)\.exe)[ \t]*$', anchor: [msoobe.exe, windeploy.exe, sysprep.exe], capture: {proc: str}}
+  cmd: {contains: ["EVENT: The CMD command is now available."]}
+when:
+  absent: {after: tlist, of: cmd, for: 1s}
+EOF
+	local sc want other l
+	for sc in preparing-hang oobe; do
+		if [ "$sc" = preparing-hang ]; then want=e2e-updates other=e2e-oobe-tlist; else want=e2e-oobe-tlist other=e2e-updates; fi
+		"$GUESTSIM" --pty --wait --time-scale 900 --scenario "$ROOT/tests/sim/scenarios/$sc.yaml" \
+			>"$T/g-$sc.out" 2>"$T/g-$sc.err" &
+		PIDS+=("$!")
+		local dl=$(($(now_ms) + 5000)) pty=
+		while [ "$(now_ms)" -lt "$dl" ] && [ -z "$pty" ]; do
+			[ -s "$T/g-$sc.out" ] && IFS= read -r pty <"$T/g-$sc.out"
+			sleep 0.02
+		done
+		if [ -z "$pty" ]; then
+			fail "guestsim ($sc) did not start: $(head -c 300 "$T/g-$sc.err")"
+			break
+		fi
+		start_agent --json --rules "$T/sacr" --label os=windows --name "g-$sc" "$pty"
+		wait_ev 10 1 action.done "g-$sc" e2e-sac-probe
+		wait_ev 10 1 rule.fired "g-$sc" "$want"
+		l=$(evgrep "$T/$CUR.ev" action.done "g-$sc" e2e-sac-probe | head -1)
+		grep -qF '"action":"sac"' <<<"$l" || fail "$sc: the SAC action did not run: $l"
+		grep -qF 'Pid Name' <<<"$l" || fail "$sc: action.done has no task list output: $(head -c 300 <<<"$l")"
+		[ "$(evcount "$T/$CUR.ev" rule.fired "g-$sc" "$other")" -eq 0 ] || fail "$sc: $other fired too"
+		stop_agent
+		cleanup
+	done
+	end
+}
+
+ALL="t_rules_pack t_windows_pty t_linux_pty t_unix_tcp t_telnet_break t_reconnect_capture t_sighup t_late_device t_actions t_sac_classify"
 if [ $# -gt 0 ]; then
 	ALL=
 	for a in "$@"; do ALL="$ALL t_${a#t_}"; done
