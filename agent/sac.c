@@ -185,6 +185,21 @@ static enum sac_err classify_output(const char *s, size_t n, char *detail, size_
 	    {"A parameter was incorrect or missing.", SAC_ERR_COMMAND},
 	    {"Type ? or Help for a list of commands.", SAC_ERR_COMMAND},
 	    {"Error: The SAC channel cannot be closed.", SAC_ERR_COMMAND},
+	    /* the command ran and SAC says it did not work */
+	    {"SAC failed to ", SAC_ERR_FAILED},
+	    {"SAC could not ", SAC_ERR_FAILED},
+	    {"SAC cannot raise the ", SAC_ERR_FAILED},
+	    {"The specified IP address is invalid.", SAC_ERR_FAILED},
+	    {"The specified subnet mask is invalid.", SAC_ERR_FAILED},
+	    {"The specified gateway IP address is invalid.", SAC_ERR_FAILED},
+	    {"Error, missing network interface number.", SAC_ERR_FAILED},
+	    {"The year is restricted from 1980 to 2099.", SAC_ERR_FAILED},
+	    {"Could not retrieve IP Address(es).", SAC_ERR_FAILED},
+	    {"Computer identification information is unavailable.", SAC_ERR_FAILED},
+	    {"That process has been killed and is being cleaned up by the system.", SAC_ERR_FAILED},
+	    {"A duplicate process id is being cleaned up by the system.", SAC_ERR_FAILED},
+	    {"Failed with status 0x", SAC_ERR_FAILED},
+	    {"Error! Failed to remove channel!", SAC_ERR_FAILED},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(known); i++) {
 		size_t l = strlen(known[i].text);
@@ -211,6 +226,9 @@ static void set_stage(struct sac *c, enum stage s, int64_t within)
 	c->op.stage = s;
 	c->op.stage_deadline = within > 0 ? c->now + within : INT64_MAX;
 	c->op.echo_seen = false;
+	c->op.in_event = false;
+	c->op.after_prompt = false;
+	c->op.event_prompt = false;
 }
 
 static void send_recover(struct sac *c)
@@ -329,6 +347,60 @@ static void end_collect(struct sac *c)
 	set_stage(c, S_OPEN_CHAN, 0);
 }
 
+/* SAC prints an event as an empty line, "EVENT: …" (and "Channel: …"),
+ * and a fresh SAC> whenever it happens — also between a command's echo and
+ * its output. While a command's output is being read its own SAC> has not
+ * come yet, so such a block is not part of it (ch -ci / -cn print event
+ * texts as their answer, so they are left alone). True when the line belongs to such a block; a line
+ * that carries the redrawn prompt in front of real output is trimmed. */
+static bool async_event_line(struct sac *c, const char **s, size_t *n)
+{
+	struct op *op = &c->op;
+	if (strncmp(op->cmd, "ch -c", 5) == 0)
+		return false;
+	if (op->event_prompt) {
+		/* the event's prompt, seen as a partial line, now complete */
+		op->event_prompt = false;
+		if (starts(*s, *n, "SAC>")) {
+			*s += 4;
+			*n -= 4;
+			if (*n == 0)
+				return true;
+		}
+	}
+	if (eq(*s, *n, "SAC>")) {
+		/* a prompt with more after it in the same read: the event's
+		 * redrawn prompt, or the command's own one (its output is over) */
+		if (op->in_event)
+			op->in_event = false;
+		else
+			op->after_prompt = true;
+		return true;
+	}
+	if (starts(*s, *n, "EVENT:")) {
+		/* the block's leading empty line was taken for output */
+		while (op->out.len && op->nlines && op->out.data[op->out.len - 1] == '\n') {
+			op->out.len--;
+			op->nlines--;
+		}
+		if (op->nlines == 1 && op->out.len == 0)
+			op->nlines = 0;
+		if (op->out.data)
+			op->out.data[op->out.len] = '\0';
+		if (!op->after_prompt)
+			op->in_event = true;
+		return true;
+	}
+	if ((op->in_event || op->after_prompt) && starts(*s, *n, "Channel: "))
+		return true;
+	if (op->in_event && starts(*s, *n, "SAC>")) {
+		op->in_event = false;
+		*s += 4;
+		*n -= 4;
+	}
+	return op->after_prompt; /* nothing after the command's prompt is its output */
+}
+
 static void on_sac_collect_line(struct sac *c, const char *s, size_t n, bool partial)
 {
 	struct op *op = &c->op;
@@ -338,6 +410,14 @@ static void on_sac_collect_line(struct sac *c, const char *s, size_t n, bool par
 			return;
 		}
 		if (op->echo_seen && eq(s, n, "SAC>")) {
+			if (op->in_event) {
+				/* the prompt SAC redraws after an event, not the
+				 * command's: its output is still to come (and this
+				 * line comes again once it is complete) */
+				op->in_event = false;
+				op->event_prompt = true;
+				return;
+			}
 			end_collect(c);
 			return;
 		}
@@ -359,6 +439,8 @@ static void on_sac_collect_line(struct sac *c, const char *s, size_t n, bool par
 		return;
 	}
 	if (contains(s, n, T_MORE))
+		return;
+	if (async_event_line(c, &s, &n))
 		return;
 	collect(c, s, n);
 	if (op->kind == OP_RUN && eq(s, n, T_ANY_KEY)) {

@@ -63,6 +63,9 @@ struct op {
 	bool truncated;
 	size_t nlines; /* lines collected into out */
 	bool echo_seen;
+	bool in_event;     /* an asynchronous EVENT block interrupted the output */
+	bool after_prompt; /* the command's own SAC> came, followed by more in the same read */
+	bool event_prompt; /* an event's SAC> was offered as a partial line: its completion is not output */
 	bool recovered;
 	bool fallback;         /* close: the exit path failed, closing from SAC */
 	enum sac_err fail_err; /* != SAC_OK: reported when the recovery after a failure has reached SAC> */

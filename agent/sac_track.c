@@ -28,6 +28,7 @@ static const char *const err_texts[SAC_ERR__COUNT] = {
     [SAC_ERR_SEND] = "writing to the console failed",
     [SAC_ERR_INVALID] = "invalid argument",
     [SAC_ERR_CANCELLED] = "cancelled",
+    [SAC_ERR_FAILED] = "SAC reported a failure",
 };
 
 static const char *const err_names[SAC_ERR__COUNT] = {
@@ -49,6 +50,7 @@ static const char *const err_names[SAC_ERR__COUNT] = {
     [SAC_ERR_SEND] = "send_failed",
     [SAC_ERR_INVALID] = "invalid",
     [SAC_ERR_CANCELLED] = "cancelled",
+    [SAC_ERR_FAILED] = "sac_failed",
 };
 
 const char *sac_strerror(enum sac_err e)

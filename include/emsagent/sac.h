@@ -60,6 +60,7 @@ enum sac_err {
 	SAC_ERR_SEND,                /* writing to the console failed */
 	SAC_ERR_INVALID,             /* bad argument (empty or too long command, bad name) */
 	SAC_ERR_CANCELLED,           /* the client was freed while the operation ran */
+	SAC_ERR_FAILED,              /* SAC ran the command and reported a failure ("SAC failed to ...") */
 	SAC_ERR__COUNT
 };
 const char *sac_strerror(enum sac_err e);

@@ -98,6 +98,41 @@ has "info channels" "$tmp/out" "0:SAC"
 t "info json" 0 "$E" sac --json "$PORT" info
 has "info json state" "$tmp/out" '"current_channel":"SAC"'
 
+# every SAC command through the client, with the exact text sac-ems.md gives
+t "t for a pid" 0 "$E" sac "$PORT" t
+pid=$(awk '$NF ~ /\.exe$/ && $(NF-1) ~ /^[0-9]+$/ && $(NF-1) > 8 { print $(NF-1); exit }' "$tmp/out")
+[ -n "$pid" ] && { pass=$((pass+1)); echo "ok   a pid from t ($pid)"; } || { fail=$((fail+1)); echo "FAIL no pid in t output"; }
+for spec in \
+	"?|d                    Dump the current kernel log." \
+	"help|crashdump            Crash the system. You must have crash dump enabled." \
+	"i|Net: " \
+	"i 10 10.0.0.5 255.255.255.0 10.0.0.1|SAC successfully set the IP Address, subnet mask, and gateway." \
+	"f|Thread information is now" \
+	"p|Paging is now" \
+	"s|Time (GMT): " \
+	"s 02/29/2024 10:30|Date: 02/29/2024  Time (GMT): 10:30" \
+	"l $pid|SAC successfully lowered the process priority." \
+	"r $pid|SAC successfully raised the process priority." \
+	"m $pid 64|SAC successfully limited the available process memory." \
+	"d|" \
+	"lock|Locked access to all Command Prompt channels."; do
+	cmd=${spec%%|*} want=${spec#*|}
+	# shellcheck disable=SC2086 # the words of the command are separate arguments
+	t "sac $cmd" 0 "$E" sac "$PORT" $cmd
+	[ -n "$want" ] && has "sac $cmd output" "$tmp/out" "$want"
+done
+for spec in "s 01/01/1970 10:00|The year is restricted from 1980 to 2099." \
+	"k 99999|SAC failed to terminate the process." \
+	"i 10 10.0.0.999 255.255.255.0 10.0.0.1|The specified IP address is invalid." \
+	"k|A parameter was incorrect or missing."; do
+	cmd=${spec%%|*} want=${spec#*|}
+	# shellcheck disable=SC2086
+	t "sac $cmd fails" 1 "$E" sac "$PORT" $cmd
+	has "sac $cmd says why" "$tmp/out" "$want"
+done
+t "k a pid" 0 "$E" sac "$PORT" k "$pid"
+has "k output" "$tmp/out" "SAC successfully terminated the process."
+
 # a cmd channel: open, log in, run, close
 t "cmd channel" 0 "$E" sac --wait-ready 2m "$PORT" --cmd hostname --user Administrator --password-file "$tmp/pw"
 has "cmd output" "$tmp/out" "^WIN-EMSSIM01"

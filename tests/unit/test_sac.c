@@ -635,6 +635,63 @@ static void test_silent_console_woken(void **state)
 	h_free(h);
 }
 
+static bool sent_i(struct h *h)
+{
+	return h->sent.len && memmem(h->sent.data, h->sent.len, "i\r", 2) != NULL;
+}
+
+/* SAC prints events whenever they happen, also between a command's echo and
+ * its output: the event's redrawn SAC> is not the end of the command. */
+static void test_event_inside_command(void **state)
+{
+	(void)state;
+	static const char *const ev[] = {
+	    "\r\nEVENT: The CMD command is now available.\r\nSAC>",
+	    "\r\nEVENT:   A new channel has been created.  Use \"ch -?\" for channel help.\r\n"
+	    "Channel: Cmd0001\r\nSAC>",
+	};
+	for (size_t v = 0; v < 2 * ARRAY_LEN(ev); v++) {
+		struct h *h = h_new_cfg(NULL, 0);
+		sac_feed(h->sac, "SAC>", 4, h->now);
+		assert_int_equal(sac_run(h->sac, "i", 10 * SEC, on_done, h, h->now), SAC_OK);
+		h_run(h, sent_i, 5 * SEC);
+		assert_true(sent_i(h));
+		sac_feed(h->sac, "i\r\n", 3, h->now);
+		const char *e = ev[v % ARRAY_LEN(ev)];
+		if (v < ARRAY_LEN(ev)) {
+			/* the event's prompt ends a read */
+			sac_feed(h->sac, e, strlen(e), h->now);
+			const char *rest =
+			    "\r\nSAC is retrieving IP Addresses...\r\n"
+			    "Net: 10, Ip=10.0.0.4  Subnet=255.255.255.0  Gateway=10.0.0.1\r\nSAC>";
+			sac_feed(h->sac, rest, strlen(rest), h->now);
+		} else {
+			/* all in one read, the output right after the event's prompt */
+			struct buf b = {0};
+			buf_printf(&b,
+			           "%sSAC is retrieving IP Addresses...\r\n"
+			           "Net: 10, Ip=10.0.0.4  Subnet=255.255.255.0  Gateway=10.0.0.1\r\nSAC>",
+			           e);
+			sac_feed(h->sac, b.data, b.len, h->now);
+			buf_free(&b);
+		}
+		h_wait_done(h, 5 * SEC);
+		if (!strstr(h->out.data, "Net: 10"))
+			print_error("variant %zu: err %d output [%s]\n", v, h->err, h->out.data);
+		assert_int_equal(h->err, SAC_OK);
+		assert_non_null(strstr(h->out.data, "Net: 10, Ip=10.0.0.4"));
+		assert_non_null(strstr(h->out.data, "SAC is retrieving IP Addresses..."));
+		assert_null(strstr(h->out.data, "EVENT"));
+		assert_null(strstr(h->out.data, "Channel:"));
+		assert_null(strstr(h->out.data, "SAC>"));
+		/* the tracker still saw the event */
+		struct sac_state st;
+		sac_get_state(h->sac, &st);
+		assert_true(st.cmd_available);
+		h_free(h);
+	}
+}
+
 static void test_not_sac_and_timeout(void **state)
 {
 	(void)state;
@@ -956,6 +1013,7 @@ int main(void)
 	    cmocka_unit_test(test_strerror),
 	    cmocka_unit_test(test_transcript_states),
 	    cmocka_unit_test(test_data_transcript),
+	    cmocka_unit_test(test_event_inside_command),
 	    cmocka_unit_test(test_garbage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
