@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "emsagent/normalize.h"
 #include "emsagent/util.h"
 #include "sacsim.h"
 
@@ -1114,9 +1115,100 @@ static void test_split_input_and_reboot(void **state)
 	fx_free(f);
 }
 
+
+/* ---- faithfulness: the captured session ------------------------------------ */
+
+struct lines {
+	char **v;
+	size_t n, cap;
+};
+
+static void on_norm(void *ctx, const struct line *ln)
+{
+	struct lines *l = ctx;
+	/* Random per channel (the capture's own GUIDs cannot be reproduced),
+	 * and the cmd.exe version banner (build numbers differ). */
+	if (strncmp(ln->text, "Channel GUID:", 13) == 0 || strncmp(ln->text, "Microsoft Windows [Version", 26) == 0)
+		return;
+	/* Blank lines around a repaint and trailing blanks are layout, not text. */
+	size_t n = ln->len;
+	while (n && (ln->text[n - 1] == ' ' || ln->text[n - 1] == '\t'))
+		n--;
+	if (n == 0)
+		return;
+	xgrow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = xstrndup(ln->text, n);
+}
+
+static void normalised(const char *p, size_t n, struct lines *out)
+{
+	struct norm *nm = norm_new(on_norm, NULL, out);
+	norm_feed(nm, p, n, 0, 0);
+	norm_finish(nm, 0, 0);
+	norm_free(nm);
+}
+
+/* The session in tests/data/sac-session.log (what the agent receives: guest
+ * output and the echo of what was typed) is replayed against the simulator by
+ * typing the same keys at the same points; the two must read the same, line
+ * for line, as the normaliser sees them. */
+static void test_captured_session(void **state)
+{
+	(void)state;
+	struct buf want = {0};
+	FILE *fp = fopen("tests/data/sac-session.log", "rb");
+	assert_non_null(fp);
+	char chunk[4096];
+	size_t k;
+	while ((k = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		buf_append(&want, chunk, k);
+	fclose(fp);
+
+	struct sacsim_cfg cfg;
+	sacsim_cfg_default(&cfg);
+	cfg.cmd_delay_ns = 1 * SEC;
+	cfg.password = "Adm1n-Passw0rd!"; /* 15 characters, as the capture's asterisks */
+	struct fx *f = fx_new(&cfg);
+	advance(f, 2 * SEC);
+	type(f, "ch\r");
+	type(f, "cmd\r");
+	advance(f, 1 * SEC);
+	type(f, "ch\r");
+	type(f, "ch -sn Cmd0001\r");
+	type(f, "\r");
+	type(f, "Administrator\r");
+	type(f, "\r");
+	type(f, "Adm1n-Passw0rd!\r");
+	advance(f, 1 * SEC);
+
+	struct lines a = {0}, b = {0};
+	normalised(want.data, want.len, &a);
+	normalised(f->out.data, f->out.len, &b);
+	size_t i = 0;
+	for (; i < a.n && i < b.n; i++)
+		if (strcmp(a.v[i], b.v[i]) != 0)
+			break;
+	if (i < a.n || i < b.n) {
+		print_error("first difference at normalised line %zu:\n capture:   [%s]\n simulator: [%s]\n", i + 1,
+		            i < a.n ? a.v[i] : "(end)", i < b.n ? b.v[i] : "(end)");
+		for (size_t j = i; j < b.n && j < i + 12; j++)
+			print_error(" simulator %zu: [%s]\n", j + 1, b.v[j]);
+		fail();
+	}
+	for (size_t j = 0; j < a.n; j++)
+		free(a.v[j]);
+	for (size_t j = 0; j < b.n; j++)
+		free(b.v[j]);
+	free(a.v);
+	free(b.v);
+	buf_free(&want);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_captured_session),
 	    cmocka_unit_test(test_banner),
 	    cmocka_unit_test(test_cmd_event_timing),
 	    cmocka_unit_test(test_sac_disabled_and_print),
