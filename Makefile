@@ -30,12 +30,17 @@ LIB_OBJ   := $(LIB_SRC:agent/%.c=$(B)/obj/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 BIN       := $(B)/emsagent
+# The Windows guest simulator (tests/sim): its core links into unit tests of
+# the SAC client, guestsim serves it on a pty/socket for end-to-end tests.
+SIM_CORE  := $(if $(wildcard tests/sim/sacsim.c),$(B)/sim/sacsim.o)
+SIM_TESTS := $(if $(wildcard tests/sim/test_sacsim.c),$(B)/tests/test_sacsim)
+GUESTSIM  := $(if $(wildcard tests/sim/guestsim.c),$(B)/sim/guestsim)
 
 
 .PHONY: sim
 .PHONY: all check unit ruletests clitests demo bench asan fuzz install clean format format-check deps e2e bench-live
 
-all: $(BIN)
+all: $(BIN) $(GUESTSIM)
 
 .deps-ok: scripts/install-deps.sh
 	@scripts/install-deps.sh
@@ -61,9 +66,6 @@ $(B)/tests/%: tests/unit/%.c $(B)/libemsagent.a $(wildcard tests/unit/*.h) | .de
 
 # The Windows guest simulator (tests/sim): its core links into unit tests of
 # the SAC client, guestsim serves it on a pty/socket for end-to-end tests.
-SIM_CORE  := $(if $(wildcard tests/sim/sacsim.c),$(B)/sim/sacsim.o)
-SIM_TESTS := $(if $(wildcard tests/sim/test_sacsim.c),$(B)/tests/test_sacsim)
-GUESTSIM  := $(if $(wildcard tests/sim/guestsim.c),$(B)/sim/guestsim)
 
 $(B)/sim/%.o: tests/sim/%.c $(wildcard tests/sim/*.h include/emsagent/*.h) | .deps-ok
 	@mkdir -p $(dir $@)
