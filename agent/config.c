@@ -57,10 +57,11 @@ enum ckey {
 	CK_LOG_DIR,
 	CK_IDLE,
 	CK_RECONNECT,
+	CK_SAC,
 };
 static const char *const console_keys[] = {
-    "name",   "port",  "baud",    "data_bits", "parity",  "stop_bits", "flow", "realtime",
-    "labels", "rules", "control", "policy",    "capture", "log_dir",   "idle", "reconnect",
+    "name",  "port",    "baud",   "data_bits", "parity",  "stop_bits", "flow",      "realtime", "labels",
+    "rules", "control", "policy", "capture",   "log_dir", "idle",      "reconnect", "sac",
 };
 
 static const char *const parity_names[] = {"none", "even", "odd", "mark", "space"};
@@ -388,6 +389,22 @@ static int parse_capture(struct cfg_ctx *c, const yaml_node_t *n, struct console
 	return rc;
 }
 
+/* sac: {char_delay: 2ms, repeat_delay: 1.5s} — typing pace of the SAC client
+ * (SAC's input ring is 1 KiB; Server 2016/2019 drop fast repeated keys). */
+static int parse_sac(struct cfg_ctx *c, const yaml_node_t *n, struct console_cfg *cc)
+{
+	static const char *const keys[] = {"char_delay", "repeat_delay"};
+	if (get_map(c, n, "sac", keys, ARRAY_LEN(keys)) < 0)
+		return -1;
+	int rc = 0;
+	yaml_node_t *cd = yx_get(&c->y, n, "char_delay", NULL), *rd = yx_get(&c->y, n, "repeat_delay", NULL);
+	if (cd && get_duration(c, cd, "sac.char_delay", 0, NS_PER_SEC, &cc->sac_char_delay_ns) < 0)
+		rc = -1;
+	if (rd && get_duration(c, rd, "sac.repeat_delay", 0, 10 * NS_PER_SEC, &cc->sac_repeat_delay_ns) < 0)
+		rc = -1;
+	return rc;
+}
+
 static int parse_reconnect(struct cfg_ctx *c, const yaml_node_t *n, struct console_cfg *cc)
 {
 	static const char *const keys[] = {"min", "max"};
@@ -532,6 +549,8 @@ static int apply_key(struct cfg_ctx *c, enum ckey key, const yaml_node_t *v, str
 		return get_duration(c, v, "idle", NS_PER_MS, 60 * NS_PER_SEC, &cc->idle_ns);
 	case CK_RECONNECT:
 		return parse_reconnect(c, v, cc);
+	case CK_SAC:
+		return parse_sac(c, v, cc);
 	}
 	return -1;
 }
@@ -905,6 +924,8 @@ void console_cfg_default(struct console_cfg *c)
 	c->idle_ns = 250 * NS_PER_MS;
 	c->reconnect_min_ns = NS_PER_SEC;
 	c->reconnect_max_ns = 30 * NS_PER_SEC;
+	c->sac_char_delay_ns = -1; /* the client's default */
+	c->sac_repeat_delay_ns = -1;
 }
 
 void console_cfg_free(struct console_cfg *c)

@@ -490,8 +490,8 @@ struct console *console_new(struct loop *l, const struct console_cfg *cfg, const
 	    .set_timer = sac_set_timer,
 	    .emit = sac_emit,
 	    .emit_ems = false, /* the engine reports EMS records already */
-	    .char_delay_ns = -1,
-	    .repeat_delay_ns = -1,
+	    .char_delay_ns = cfg->sac_char_delay_ns,
+	    .repeat_delay_ns = cfg->sac_repeat_delay_ns,
 	    .wake_ns = 0,
 	};
 	c->sac = sac_new(&senv);

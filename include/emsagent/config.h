@@ -18,6 +18,7 @@
  *       log_dir: /var/log/emsagent      # short for capture: {dir: ...}
  *       idle: 250ms
  *       reconnect: {min: 1s, max: 30s}
+ *       sac: {char_delay: 2ms, repeat_delay: 1.5s}
  * Every console key but name and port may also stand in `defaults:`; a
  * console's own value wins (labels and capture merge key by key). The full
  * reference is doc/watch.md.
@@ -51,6 +52,8 @@ struct console_cfg {
 	int64_t idle_ns;             /* partial-line flush, default 250 ms */
 	int64_t reconnect_min_ns;    /* default 1 s */
 	int64_t reconnect_max_ns;    /* default 30 s */
+	int64_t sac_char_delay_ns;   /* SAC client typing pace; -1 = its default */
+	int64_t sac_repeat_delay_ns; /* extra wait before a repeated key; -1 = default */
 	struct src_loc loc;
 };
 

@@ -95,7 +95,8 @@ static void test_every_key(void **state)
 	         "    capture: {dir: /var/log/emsagent, pattern: \"%N-%Y%m%d.log\", raw: true, text: true,"
 	         " max_size: 64M, keep: 7}\n"
 	         "    idle: 500ms\n"
-	         "    reconnect: {min: 2s, max: 1m}\n";
+	         "    reconnect: {min: 2s, max: 1m}\n"
+	         "    sac: {char_delay: 5ms, repeat_delay: 1500ms}\n";
 	struct watch_cfg cfg;
 	struct diags d;
 	assert_int_equal(load(yaml, &cfg, &d), 0);
@@ -148,6 +149,8 @@ static void test_every_key(void **state)
 	assert_int_equal(c->idle_ns, 500 * NS_PER_MS);
 	assert_int_equal(c->reconnect_min_ns, 2 * NS_PER_SEC);
 	assert_int_equal(c->reconnect_max_ns, 60 * NS_PER_SEC);
+	assert_int_equal(c->sac_char_delay_ns, 5 * NS_PER_MS);
+	assert_int_equal(c->sac_repeat_delay_ns, 1500 * NS_PER_MS);
 	assert_string_equal(c->loc.file, "w.yaml");
 	assert_int_equal(c->loc.line, 9); /* where it is named */
 	diags_free(&d);
@@ -185,6 +188,7 @@ static void test_console_defaults(void **state)
 	assert_int_equal(c->idle_ns, 250 * NS_PER_MS);
 	assert_int_equal(c->reconnect_min_ns, NS_PER_SEC);
 	assert_int_equal(c->reconnect_max_ns, 30 * NS_PER_SEC);
+	assert_true(c->sac_char_delay_ns < 0 && c->sac_repeat_delay_ns < 0); /* the client's defaults */
 	assert_int_equal(cfg.nsinks, 0);
 	config_free(&cfg);
 	diags_free(&d);
@@ -386,6 +390,8 @@ static void test_errors_console(void **state)
 	expect_error(C1 "    idle: soon\n", 6, 11, "bad duration 'soon' for idle");
 	expect_error(C1 "    idle: 0s\n", 6, 11, "idle must be at least 1ms");
 	expect_error(C1 "    idle: 2m\n", 6, 11, "idle must be at most 1m");
+	expect_error(C1 "    sac: {char_dealy: 1ms}\n", 6, 11, "did you mean 'char_delay'");
+	expect_error(C1 "    sac: {repeat_delay: 1m}\n", 6, 25, "sac.repeat_delay must be at most 10s");
 	expect_error(C1 "    reconnect: {min: 1m, max: 10s}\n", 6, 16,
 	             "reconnect.min (1m) is longer than reconnect.max (10s)");
 	expect_error(C1 "    reconnect: 5s\n", 6, 16, "reconnect must be a map, not a string");
