@@ -72,17 +72,6 @@ struct capture {
 
 /* ---- small helpers ---- */
 
-static void set_err(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-{
-	if (!err || !errsz)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
-
 static int64_t mono_now(void)
 {
 	struct timespec ts;
@@ -526,39 +515,39 @@ static int maybe_rotate(struct capture *c, size_t n)
 struct capture *capture_open(const char *console, const struct capture_opts *o, char *err, size_t errsz)
 {
 	if (!o || !o->dir || !*o->dir) {
-		set_err(err, errsz, "capture: no directory given");
+		errbuf_set(err, errsz, "capture: no directory given");
 		return NULL;
 	}
 	if (!o->raw && !o->text) {
-		set_err(err, errsz, "capture: neither the raw nor the text log is on: nothing to write");
+		errbuf_set(err, errsz, "capture: neither the raw nor the text log is on: nothing to write");
 		return NULL;
 	}
 	if (o->keep > CAPTURE_KEEP_MAX) {
-		set_err(err, errsz, "capture: keep %u is more than %u", o->keep, CAPTURE_KEEP_MAX);
+		errbuf_set(err, errsz, "capture: keep %u is more than %u", o->keep, CAPTURE_KEEP_MAX);
 		return NULL;
 	}
 	struct stat st;
 	if (stat(o->dir, &st) < 0) {
-		set_err(err, errsz, "capture directory %s: %s%s", o->dir, strerror(errno),
-		        errno == ENOENT ? " (it must exist; the agent does not create it)" : "");
+		errbuf_set(err, errsz, "capture directory %s: %s%s", o->dir, strerror(errno),
+		           errno == ENOENT ? " (it must exist; the agent does not create it)" : "");
 		return NULL;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		set_err(err, errsz, "capture directory %s: not a directory", o->dir);
+		errbuf_set(err, errsz, "capture directory %s: not a directory", o->dir);
 		return NULL;
 	}
 	const char *pattern = o->pattern && *o->pattern ? o->pattern : "%N.log";
 	char *fmt = NULL;
 	bool dated;
 	if (prepare_pattern(pattern, console, &fmt, &dated) < 0) {
-		set_err(err, errsz, "capture pattern '%s': ends in a lone '%%'", pattern);
+		errbuf_set(err, errsz, "capture pattern '%s': ends in a lone '%%'", pattern);
 		return NULL;
 	}
 	int64_t now = clock_realtime_now();
 	char name[256];
 	const char *why = NULL;
 	if (expand_name(fmt, floor_div(now, NS_PER_SEC), name, sizeof(name), &why) < 0) {
-		set_err(err, errsz, "capture pattern '%s': %s", pattern, why);
+		errbuf_set(err, errsz, "capture pattern '%s': %s", pattern, why);
 		free(fmt);
 		return NULL;
 	}
@@ -583,7 +572,7 @@ struct capture *capture_open(const char *console, const struct capture_opts *o, 
 			continue;
 		int rc = cf_open(f);
 		if (rc < 0) {
-			set_err(err, errsz, "cannot open capture file %s: %s", f->path, strerror(-rc));
+			errbuf_set(err, errsz, "cannot open capture file %s: %s", f->path, strerror(-rc));
 			capture_close(c);
 			return NULL;
 		}

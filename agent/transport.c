@@ -36,38 +36,27 @@ void transport_opts_default(struct transport_opts *o)
 	o->replay_realtime = false;
 }
 
-static void set_err(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-{
-	if (!err || !errsz)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
-
 static int check_opts(const struct transport_opts *o, char *err, size_t errsz)
 {
 	if (o->baud == 0 || o->baud > 100000000u) {
-		set_err(err, errsz, "baud rate %u out of range (1-100000000)", o->baud);
+		errbuf_set(err, errsz, "baud rate %u out of range (1-100000000)", o->baud);
 		return -1;
 	}
 	if (o->data_bits < 5 || o->data_bits > 8) {
-		set_err(err, errsz, "data bits %u out of range (5-8)", o->data_bits);
+		errbuf_set(err, errsz, "data bits %u out of range (5-8)", o->data_bits);
 		return -1;
 	}
 	if (!strchr("neoms", o->parity) || o->parity == '\0') {
-		set_err(err, errsz, "unknown parity '%c' (expected n, e, o, m or s)",
-		        isprint((unsigned char)o->parity) ? o->parity : '?');
+		errbuf_set(err, errsz, "unknown parity '%c' (expected n, e, o, m or s)",
+		           isprint((unsigned char)o->parity) ? o->parity : '?');
 		return -1;
 	}
 	if (o->stop_bits != 1 && o->stop_bits != 2) {
-		set_err(err, errsz, "stop bits %u (expected 1 or 2)", o->stop_bits);
+		errbuf_set(err, errsz, "stop bits %u (expected 1 or 2)", o->stop_bits);
 		return -1;
 	}
 	if (o->flow != FLOW_NONE && o->flow != FLOW_XONXOFF && o->flow != FLOW_RTSCTS) {
-		set_err(err, errsz, "unknown flow control %d", (int)o->flow);
+		errbuf_set(err, errsz, "unknown flow control %d", (int)o->flow);
 		return -1;
 	}
 	return 0;
@@ -85,12 +74,12 @@ static int check_hostport(const char *scheme, const char *url, const char *hp, c
 	if (hp[0] == '[') {
 		const char *rb = strchr(hp, ']');
 		if (!rb || (rb[1] != ':' && rb[1] != '\0')) {
-			set_err(err, errsz, "malformed [address] in '%s' (expected %s:[IPv6]:PORT)", url,
-			        scheme);
+			errbuf_set(err, errsz, "malformed [address] in '%s' (expected %s:[IPv6]:PORT)", url,
+			           scheme);
 			return -1;
 		}
 		if (rb == hp + 1) {
-			set_err(err, errsz, "missing host in '%s' (expected %s:HOST:PORT)", url, scheme);
+			errbuf_set(err, errsz, "missing host in '%s' (expected %s:HOST:PORT)", url, scheme);
 			return -1;
 		}
 		host_end = rb + 1;
@@ -99,31 +88,31 @@ static int check_hostport(const char *scheme, const char *url, const char *hp, c
 		if (!host_end)
 			host_end = hp + strlen(hp);
 		if (host_end == hp) {
-			set_err(err, errsz, "missing host in '%s' (expected %s:HOST:PORT)", url, scheme);
+			errbuf_set(err, errsz, "missing host in '%s' (expected %s:HOST:PORT)", url, scheme);
 			return -1;
 		}
 	}
 	if (*host_end != ':' || host_end[1] == '\0') {
-		set_err(err, errsz, "missing port number in '%s' (expected %s:HOST:PORT)", url, scheme);
+		errbuf_set(err, errsz, "missing port number in '%s' (expected %s:HOST:PORT)", url, scheme);
 		return -1;
 	}
 	port = host_end + 1;
 	unsigned long v = 0;
 	for (const char *p = port; *p; p++) {
 		if (!isdigit((unsigned char)*p)) {
-			set_err(err, errsz, "port '%s' in '%s' is not a number", port, url);
+			errbuf_set(err, errsz, "port '%s' in '%s' is not a number", port, url);
 			return -1;
 		}
 		if (v <= 65535)
 			v = v * 10 + (unsigned long)(*p - '0');
 	}
 	if (v < 1 || v > 65535) {
-		set_err(err, errsz, "port %s in '%s' out of range (1-65535)", port, url);
+		errbuf_set(err, errsz, "port %s in '%s' out of range (1-65535)", port, url);
 		return -1;
 	}
 	for (const char *p = hp; p < host_end; p++) {
 		if (isspace((unsigned char)*p) || *p == '/') {
-			set_err(err, errsz, "malformed host in '%s'", url);
+			errbuf_set(err, errsz, "malformed host in '%s'", url);
 			return -1;
 		}
 	}
@@ -133,12 +122,13 @@ static int check_hostport(const char *scheme, const char *url, const char *hp, c
 static int check_device(const char *url, const char *path, char *err, size_t errsz)
 {
 	if (*path == '\0') {
-		set_err(err, errsz, "empty path in '%s'", url);
+		errbuf_set(err, errsz, "empty path in '%s'", url);
 		return -1;
 	}
 	if (path[0] != '/') {
-		set_err(err, errsz, "relative device path '%s' in '%s' (give the full path, e.g. /dev/ttyS0)",
-		        path, url);
+		errbuf_set(err, errsz,
+		           "relative device path '%s' in '%s' (give the full path, e.g. /dev/ttyS0)", path,
+		           url);
 		return -1;
 	}
 	return 0;
@@ -165,18 +155,18 @@ int transport_parse(const char *url, const struct transport_opts *o, struct tran
 {
 	*out = NULL;
 	if (!url || !*url) {
-		set_err(err, errsz, "empty port (expected a device path or a URL such as tcp:HOST:PORT)");
+		errbuf_set(err, errsz, "empty port (expected a device path or a URL such as tcp:HOST:PORT)");
 		return -1;
 	}
 	size_t ulen = strnlen(url, URL_MAX + 1);
 	if (ulen > URL_MAX) {
-		set_err(err, errsz, "port argument too long (more than %d bytes)", URL_MAX);
+		errbuf_set(err, errsz, "port argument too long (more than %d bytes)", URL_MAX);
 		return -1;
 	}
 	for (size_t i = 0; i < ulen; i++) {
 		if (iscntrl((unsigned char)url[i])) {
-			set_err(err, errsz, "control character (0x%02x) in port '%.*s'",
-			        (unsigned char)url[i], (int)i, url);
+			errbuf_set(err, errsz, "control character (0x%02x) in port '%.*s'",
+			           (unsigned char)url[i], (int)i, url);
 			return -1;
 		}
 	}
@@ -209,7 +199,7 @@ int transport_parse(const char *url, const struct transport_opts *o, struct tran
 			}
 		}
 		if (!ops) {
-			set_err(
+			errbuf_set(
 			    err, errsz,
 			    "unknown port kind '%.*s' in '%s' (expected a device path, serial:, pty:, tcp:, "
 			    "telnet:, unix:, exec:, file: or -)",
@@ -218,16 +208,16 @@ int transport_parse(const char *url, const struct transport_opts *o, struct tran
 			const char *rest = url + sl + 1;
 			if (*rest && strspn(rest, "0123456789") == strlen(rest)) {
 				size_t l = strlen(err);
-				set_err(err + l, errsz - l, "; did you mean tcp:%s?", url);
+				errbuf_set(err + l, errsz - l, "; did you mean tcp:%s?", url);
 			}
 			return -1;
 		}
 		target = url + sl + 1;
 	} else {
-		set_err(err, errsz,
-		        "relative device path '%s' (give the full path, e.g. /dev/ttyS0, or a URL such as "
-		        "tcp:HOST:PORT)",
-		        url);
+		errbuf_set(err, errsz,
+		           "relative device path '%s' (give the full path, e.g. /dev/ttyS0, or a URL such as "
+		           "tcp:HOST:PORT)",
+		           url);
 		return -1;
 	}
 
@@ -240,13 +230,14 @@ int transport_parse(const char *url, const struct transport_opts *o, struct tran
 	} else if (ops == &transport_unix_ops) {
 		size_t plen = strlen(target);
 		if (plen == 0 || (target[0] == '@' && plen == 1)) {
-			set_err(err, errsz, "empty path in '%s'", url);
+			errbuf_set(err, errsz, "empty path in '%s'", url);
 			return -1;
 		}
 		/* '@name' is Linux's abstract namespace: no NUL terminator needed. */
 		size_t room = sizeof(((struct sockaddr_un *)0)->sun_path) - (target[0] == '@' ? 0 : 1);
 		if (plen > room) {
-			set_err(err, errsz, "unix socket path too long (%zu bytes, at most %zu)", plen, room);
+			errbuf_set(err, errsz, "unix socket path too long (%zu bytes, at most %zu)", plen,
+			           room);
 			return -1;
 		}
 	} else if (ops == &transport_exec_ops) {
@@ -254,7 +245,7 @@ int transport_parse(const char *url, const struct transport_opts *o, struct tran
 		while (isspace((unsigned char)*p))
 			p++;
 		if (*p == '\0') {
-			set_err(err, errsz, "empty command in '%s' (expected exec:COMMAND)", url);
+			errbuf_set(err, errsz, "empty command in '%s' (expected exec:COMMAND)", url);
 			return -1;
 		}
 		/* Quoting mistakes show when the config is read, not at the
@@ -262,14 +253,14 @@ int transport_parse(const char *url, const struct transport_opts *o, struct tran
 		char **argv = NULL;
 		char why[160];
 		if (transport_exec_split(target, &argv, why, sizeof(why)) < 0) {
-			set_err(err, errsz, "bad command in '%.*s%s': %s", 60, url,
-			        strlen(url) > 60 ? "..." : "", why);
+			errbuf_set(err, errsz, "bad command in '%.*s%s': %s", 60, url,
+			           strlen(url) > 60 ? "..." : "", why);
 			return -1;
 		}
 		transport_exec_argv_free(argv);
 	} else if (ops == &transport_file_ops) {
 		if (*target == '\0') {
-			set_err(err, errsz, "empty path in '%s'", url);
+			errbuf_set(err, errsz, "empty path in '%s'", url);
 			return -1;
 		}
 	} else if (check_device(url, target, err, errsz) < 0) {

@@ -54,17 +54,6 @@ static bool is_operator(char c)
 	return c == '|' || c == '&' || c == ';' || c == '<' || c == '>' || c == '(' || c == ')' || c == '`';
 }
 
-static void split_fail(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void split_fail(char *err, size_t errsz, const char *fmt, ...)
-{
-	if (!err || !errsz)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
-
 void transport_exec_argv_free(char **argv)
 {
 	if (!argv)
@@ -87,7 +76,7 @@ int transport_exec_split(const char *cmd, char ***argv_out, char *err, size_t er
 		if (c == '\0' || c == ' ' || c == '\t' || c == '\n') {
 			if (in_word) {
 				if (n + 1 >= EXEC_MAX_WORDS) {
-					split_fail(err, errsz, "more than %d words in the command",
+					errbuf_set(err, errsz, "more than %d words in the command",
 					           EXEC_MAX_WORDS - 1);
 					goto fail;
 				}
@@ -107,7 +96,7 @@ int transport_exec_split(const char *cmd, char ***argv_out, char *err, size_t er
 		if (c == '\'') {
 			const char *end = strchr(p + 1, '\'');
 			if (!end) {
-				split_fail(err, errsz, "unterminated single quote at column %zu", col);
+				errbuf_set(err, errsz, "unterminated single quote at column %zu", col);
 				goto fail;
 			}
 			buf_append(&w, p + 1, (size_t)(end - p - 1));
@@ -116,7 +105,7 @@ int transport_exec_split(const char *cmd, char ***argv_out, char *err, size_t er
 			p++;
 			for (;;) {
 				if (*p == '\0') {
-					split_fail(err, errsz, "unterminated double quote at column %zu",
+					errbuf_set(err, errsz, "unterminated double quote at column %zu",
 					           col);
 					goto fail;
 				}
@@ -134,13 +123,13 @@ int transport_exec_split(const char *cmd, char ***argv_out, char *err, size_t er
 			}
 		} else if (c == '\\') {
 			if (p[1] == '\0') {
-				split_fail(err, errsz, "trailing backslash at column %zu", col);
+				errbuf_set(err, errsz, "trailing backslash at column %zu", col);
 				goto fail;
 			}
 			buf_putc(&w, p[1]);
 			p += 2;
 		} else if (is_operator(c)) {
-			split_fail(err, errsz,
+			errbuf_set(err, errsz,
 			           "unquoted '%c' at column %zu: the command runs without a shell, so pipes, "
 			           "redirections and lists do not work (quote it to pass it as an argument)",
 			           c, col);
@@ -152,7 +141,7 @@ int transport_exec_split(const char *cmd, char ***argv_out, char *err, size_t er
 	}
 	buf_free(&w);
 	if (n == 0) {
-		split_fail(err, errsz, "empty command");
+		errbuf_set(err, errsz, "empty command");
 		free(argv);
 		return -1;
 	}

@@ -75,6 +75,16 @@ char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
+void errbuf_set(char *err, size_t errsz, const char *fmt, ...)
+{
+	if (!err || !errsz)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
 void buf_append(struct buf *b, const void *p, size_t n)
 {
 	xgrow((void **)&b->data, &b->cap, b->len + n + 1, 1);

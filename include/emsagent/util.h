@@ -26,6 +26,9 @@ void xgrow(void **v, size_t *cap, size_t need, size_t esz);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Formats a one-line reason into a caller's err buffer (nothing when err is
+ * NULL or errsz 0): the usual way modules report why something failed. */
+void errbuf_set(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Growable byte buffer; always NUL-terminated after any append. */
 struct buf {
