@@ -53,6 +53,15 @@ $(B)/obj/%.o: agent/%.c $(wildcard include/emsagent/*.h agent/*.h) | .deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The installed pack's path is compiled in: rebuild what uses it when PREFIX
+# or DATADIR change (the stamp is rewritten only when its content differs).
+$(B)/datadir.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(DATADIR)' | cmp -s - $@ 2>/dev/null || echo '$(DATADIR)' > $@
+$(B)/obj/cli_common.o: $(B)/datadir.stamp
+.PHONY: FORCE
+FORCE:
+
 $(B)/libemsagent.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
