@@ -34,7 +34,9 @@ const char *control_action_name(enum control_action a); /* "nmi", "reset", "sysr
 
 struct control_result {
 	bool ok;
-	const char *reason; /* why not ok: "virsh not found", "exit 1: error: …", "timeout after 30s", QMP "GenericError: …" */
+	/* Why not ok: "virsh not found", "exit 1: error: …", "timeout after
+	 * 30s", QMP's "GenericError: …", "cancelled". NULL when ok. */
+	const char *reason;
 	const char *output; /* what the tool or QMP answered (bounded, may be "") */
 	size_t output_len;
 	const char *status; /* CONTROL_STATUS: "running", "paused", … or NULL */
