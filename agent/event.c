@@ -29,6 +29,10 @@ static const char *const kind_names[EV__COUNT] = {
     [EV_SAC_READY] = "sac.ready",
     [EV_SAC_CMD_AVAILABLE] = "sac.cmd_available",
     [EV_SAC_CHANNEL] = "sac.channel",
+    [EV_DUMP_REQUESTED] = "dump.requested",
+    [EV_DUMP_STARTED] = "dump.started",
+    [EV_DUMP_VERIFIED] = "dump.verified",
+    [EV_DUMP_FAILED] = "dump.failed",
 };
 
 const char *event_kind_name(enum event_kind k)

@@ -25,6 +25,8 @@ static const struct command commands[] = {
     {"rules", cli_rules, "check|test|list [DIR...]", "validate, test or list signature packs"},
     {"ports", cli_ports, "[--json]", "list serial ports"},
     {"sac", cli_sac, "PORT COMMAND... | PORT info", "run SAC commands on a Windows EMS console"},
+    {"dump", cli_dump, "PORT [--method sac|nmi|sysrq|auto] [--control URL] [--yes]",
+     "trigger a crash dump and verify it on the console"},
 };
 
 static void usage(FILE *out)

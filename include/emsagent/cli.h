@@ -22,6 +22,7 @@ int cli_rules(int argc, char **argv);
 int cli_ports(int, char **);
 int cli_watch(int argc, char **argv);
 int cli_sac(int argc, char **argv);
+int cli_dump(int argc, char **argv);
 
 /* The pack used when no --rules is given: ./rules when run from a source
  * tree (it holds base.yaml), else the installed one. */

@@ -35,6 +35,10 @@ enum event_kind {
 	EV_SAC_READY,         /* a SAC> prompt was seen (once per boot of SAC) */
 	EV_SAC_CMD_AVAILABLE, /* "EVENT: The CMD command is now available." */
 	EV_SAC_CHANNEL,       /* a SAC channel was created, closed or switched to (channel, reason) */
+	EV_DUMP_REQUESTED,    /* a crash dump was asked for (title: the method; reason: why auto chose it) */
+	EV_DUMP_STARTED,      /* the trigger went out (crashdump typed, NMI injected, BREAK + c sent) */
+	EV_DUMP_VERIFIED,     /* the console showed the crash (ems: the <BP> record, or line: the panic) */
+	EV_DUMP_FAILED,       /* not triggered or not verified in time (reason: what was and was not seen) */
 	EV__COUNT
 };
 const char *event_kind_name(enum event_kind k);
