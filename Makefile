@@ -38,6 +38,7 @@ GUESTSIM  := $(if $(wildcard tests/sim/guestsim.c),$(B)/sim/guestsim)
 
 
 .PHONY: sim
+.PHONY: qemu-e2e
 .PHONY: all check unit ruletests clitests demo bench asan fuzz install clean format format-check deps e2e bench-live
 
 all: $(BIN) $(GUESTSIM)
@@ -96,6 +97,10 @@ $(B)/tests/test_sac: tests/unit/test_sac.c $(SIM_CORE) $(B)/libemsagent.a | .dep
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -Itests/sim -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
+$(B)/tests/test_dump: tests/unit/test_dump.c $(SIM_CORE) $(B)/libemsagent.a | .deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Itests/sim -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+
 sim: $(SIM_TESTS) $(GUESTSIM) $(BIN)
 	@fail=0; for t in $(SIM_TESTS); do echo "== $$t"; $$t || fail=1; done; \
 	if [ -f tests/sim/test_guestsim.sh ]; then \
@@ -121,7 +126,13 @@ clitests: $(BIN) $(GUESTSIM)
 e2e: $(BIN) $(GUESTSIM)
 	@EMSAGENT=$(abspath $(BIN)) GUESTSIM=$(abspath $(B)/sim/guestsim) bash tests/e2e/run.sh
 
-check: .deps-ok all unit ruletests clitests e2e sim format-check
+# A real Linux guest under QEMU (TCG): Debian's kernel and a busybox
+# initramfs built under $(B)/guest by tests/e2e/guest/build-guest.sh.
+# Prints SKIP and succeeds when QEMU or the kernel cannot be had.
+qemu-e2e: $(BIN)
+	@EMSAGENT=$(abspath $(BIN)) bash tests/e2e/qemu.sh
+
+check: .deps-ok all unit ruletests clitests e2e sim qemu-e2e format-check
 	@echo "make check: all passed"
 
 demo: $(BIN)

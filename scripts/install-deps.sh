@@ -4,12 +4,14 @@
 # Exit status: 0 when everything is present afterwards, 1 when it is not.
 set -u
 
-# Build and unit-test libraries, then tools the test suite and bench use.
+# Build and unit-test libraries, then tools the test suite and bench use
+# (QEMU, a static busybox and cpio boot the Linux guest of `make qemu-e2e`).
 pkgs=(
 	build-essential pkg-config
 	libyaml-dev libvectorscan-dev libpcre2-dev libjson-c-dev libcmocka-dev
 	libserialport-dev
 	ripgrep
+	qemu-system-x86 busybox-static cpio
 )
 
 missing=()
