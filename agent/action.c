@@ -410,7 +410,8 @@ static const char *missing_backend(const struct act_job *j)
 	}
 }
 
-static void on_sac_done(void *dctx, bool ok, const char *reason, const char *output, size_t len)
+/* The answer of a console back-end (SAC, dump, restart): ok or the reason. */
+static void on_backend_done(void *dctx, bool ok, const char *reason, const char *output, size_t len)
 {
 	act_job_finish(dctx, ok ? EV_ACTION_DONE : EV_ACTION_FAILED, ok ? NULL : reason, -1, output, len);
 }
@@ -445,8 +446,26 @@ static void job_run(struct act_job *j)
 	case ACT_SAC:
 		if (a->env.sac_run) {
 			int64_t timeout = j->act.timeout_ns > 0 ? j->act.timeout_ns : 60 * NS_PER_SEC;
-			if (a->env.sac_run(a->env.ctx, j->act.text ? j->act.text : "", timeout, on_sac_done,
-			                   j, reason, sizeof(reason)) < 0)
+			if (a->env.sac_run(a->env.ctx, j->act.text ? j->act.text : "", timeout,
+			                   on_backend_done, j, reason, sizeof(reason)) < 0)
+				act_job_finish(j, EV_ACTION_FAILED, reason, -1, NULL, 0);
+			return;
+		}
+		act_job_finish(j, EV_ACTION_FAILED, missing_backend(j), -1, NULL, 0);
+		return;
+	case ACT_DUMP:
+		if (a->env.dump_run) {
+			if (a->env.dump_run(a->env.ctx, j->act.method, j->act.timeout_ns, on_backend_done, j,
+			                    reason, sizeof(reason)) < 0)
+				act_job_finish(j, EV_ACTION_FAILED, reason, -1, NULL, 0);
+			return;
+		}
+		act_job_finish(j, EV_ACTION_FAILED, missing_backend(j), -1, NULL, 0);
+		return;
+	case ACT_RESTART:
+		if (a->env.restart_run) {
+			if (a->env.restart_run(a->env.ctx, j->act.timeout_ns, on_backend_done, j, reason,
+			                       sizeof(reason)) < 0)
 				act_job_finish(j, EV_ACTION_FAILED, reason, -1, NULL, 0);
 			return;
 		}

@@ -17,6 +17,8 @@
 
 #include "emsagent/action.h"
 #include "emsagent/capture.h"
+#include "emsagent/control.h"
+#include "emsagent/dump.h"
 #include "emsagent/clock.h"
 #include "emsagent/pipeline.h"
 #include "emsagent/sac.h"
@@ -25,6 +27,8 @@
 
 #define CONSOLE_READ_SIZE      65536
 #define CONSOLE_READS_PER_WAKE 16 /* then yield to the other consoles */
+
+typedef void (*backend_done_fn)(void *dctx, bool ok, const char *reason, const char *output, size_t len);
 
 struct console {
 	struct loop *loop;
@@ -47,7 +51,13 @@ struct console {
 	struct capture *cap;
 	struct pipeline *p;
 	struct actions *act;
-	struct sac *sac; /* the SAC client: passive until an action or a user asks */
+	struct sac *sac;     /* the SAC client: passive until an action or a user asks */
+	struct control *ctl; /* the machine's control plane, or NULL */
+	struct dump *dump;   /* the dump in progress (at most one), or NULL */
+	bool dump_over;      /* it has answered: freed once out of its callbacks */
+	uint64_t dump_timer;
+	backend_done_fn dump_done, restart_done;
+	void *dump_dctx, *restart_dctx;
 	uint64_t sac_timer;
 	struct sac_job *sac_jobs;
 	uint64_t idle_timer;
@@ -180,6 +190,148 @@ static int act_sac_run(void *ctx, const char *command, int64_t timeout_ns,
 	}
 	j->next = c->sac_jobs;
 	c->sac_jobs = j;
+	return 0;
+}
+
+/* --- dumps and restarts (policy was checked by the actions) -------------- */
+
+static int act_send(void *ctx, const void *buf, size_t n);
+static int act_break(void *ctx, unsigned ms);
+
+static void reap_dump(struct console *c)
+{
+	if (!c->dump || !c->dump_over)
+		return;
+	if (c->dump_timer)
+		loop_timer_cancel(c->loop, c->dump_timer);
+	c->dump_timer = 0;
+	dump_free(c->dump);
+	c->dump = NULL;
+	c->dump_over = false;
+}
+
+static void on_dump_timer(struct loop *l, void *ctx)
+{
+	struct console *c = ctx;
+	c->dump_timer = 0;
+	if (c->dump) {
+		dump_tick(c->dump, loop_now(l));
+		reap_dump(c);
+	}
+}
+
+static void dump_set_timer(void *ctx, int64_t deadline)
+{
+	struct console *c = ctx;
+	if (c->dump_timer)
+		loop_timer_cancel(c->loop, c->dump_timer);
+	c->dump_timer = deadline == INT64_MAX ? 0 : loop_timer_at(c->loop, deadline, on_dump_timer, c);
+}
+
+static int dump_break(void *ctx)
+{
+	return act_break(ctx, 250);
+}
+
+static void on_dump_result(void *ctx, const struct dump_result *r)
+{
+	struct console *c = ctx;
+	c->dump_over = true;
+	backend_done_fn done = c->dump_done;
+	c->dump_done = NULL;
+	if (done) {
+		const char *ev = r->evidence ? r->evidence : "";
+		done(c->dump_dctx, r->outcome == DUMP_VERIFIED, r->reason, ev, strlen(ev));
+	}
+}
+
+static void on_dump_control(void *ctx, const struct control_result *r)
+{
+	struct console *c = ctx;
+	if (!c->dump)
+		return;
+	dump_control_done(c->dump, r->ok, r->reason, loop_now(c->loop));
+	reap_dump(c);
+}
+
+static int dump_control(void *ctx, enum control_action a, const char *arg, char *err, size_t errsz)
+{
+	struct console *c = ctx;
+	if (!c->ctl) {
+		snprintf(err, errsz, "no control plane configured");
+		return -1;
+	}
+	return control_run(c->ctl, c->loop, a, arg, 0, on_dump_control, c, err, errsz);
+}
+
+static int act_dump_run(void *ctx, const char *method, int64_t timeout_ns, backend_done_fn done, void *dctx,
+                        char *reason, size_t reasonsz)
+{
+	struct console *c = ctx;
+	if (c->dump) {
+		/* one dump at a time: never trigger a second while one runs */
+		snprintf(reason, reasonsz, "a dump is already in progress on this console");
+		return -1;
+	}
+	enum dump_method m = DUMP_AUTO;
+	if (method && dump_method_parse(method, &m) < 0) {
+		snprintf(reason, reasonsz, "unknown dump method '%s'", method);
+		return -1;
+	}
+	unsigned caps = transport_caps(c->t);
+	struct dump_env env = {
+	    .ctx = c,
+	    .console = c->cfg->name,
+	    .send = act_send,
+	    .send_break = (c->connected && (caps & TRANSPORT_CAN_BREAK)) ? dump_break : NULL,
+	    .sac = c->sac,
+	    .control_kind = c->ctl ? control_kind(c->ctl) : NULL,
+	    .control_caps = c->ctl ? control_caps(c->ctl) : 0,
+	    .control = dump_control,
+	    .set_timer = dump_set_timer,
+	    .emit = sac_emit,
+	    .done = on_dump_result,
+	};
+	c->dump = dump_new(&env, m, timeout_ns);
+	c->dump_done = done;
+	c->dump_dctx = dctx;
+	c->dump_over = false;
+	if (dump_start(c->dump, loop_now(c->loop), reason, reasonsz) < 0) {
+		c->dump_done = NULL;
+		c->dump_over = true;
+		reap_dump(c);
+		return -1;
+	}
+	return 0;
+}
+
+static void on_restart_control(void *ctx, const struct control_result *r)
+{
+	struct console *c = ctx;
+	backend_done_fn done = c->restart_done;
+	c->restart_done = NULL;
+	if (done)
+		done(c->restart_dctx, r->ok, r->reason, r->output ? r->output : "", r->output_len);
+}
+
+static int act_restart_run(void *ctx, int64_t timeout_ns, backend_done_fn done, void *dctx, char *reason,
+                           size_t reasonsz)
+{
+	struct console *c = ctx;
+	if (!c->ctl || !(control_caps(c->ctl) & CONTROL_CAN(CONTROL_RESET))) {
+		snprintf(reason, reasonsz,
+		         c->ctl ? "the control plane cannot reset" : "no control plane configured");
+		return -1;
+	}
+	if (c->restart_done) {
+		snprintf(reason, reasonsz, "a restart is already in progress on this console");
+		return -1;
+	}
+	if (control_run(c->ctl, c->loop, CONTROL_RESET, NULL, timeout_ns, on_restart_control, c, reason,
+	                reasonsz) < 0)
+		return -1;
+	c->restart_done = done;
+	c->restart_dctx = dctx;
 	return 0;
 }
 
@@ -386,6 +538,10 @@ static void on_readable(struct loop *l, int fd, unsigned events, void *ctx)
 		}
 		pipeline_feed(c->p, c->buf, (size_t)n, now);
 		sac_feed(c->sac, c->buf, (size_t)n, now);
+		if (c->dump) {
+			dump_feed(c->dump, c->buf, (size_t)n, now);
+			reap_dump(c);
+		}
 		/* A short read drained the port; the loop is level-triggered, so
 		 * anything that arrives meanwhile wakes us again. */
 		if ((size_t)n < CONSOLE_READ_SIZE)
@@ -447,7 +603,13 @@ struct console *console_new(struct loop *l, const struct console_cfg *cfg, const
 	struct transport *t = NULL;
 	if (transport_parse(cfg->port, &cfg->topts, &t, err, errsz) < 0)
 		return NULL;
+	struct control *ctl = NULL;
+	if (cfg->control && control_parse(cfg->control, &ctl, err, errsz) < 0) {
+		transport_free(t);
+		return NULL;
+	}
 	struct console *c = xcalloc(1, sizeof(*c));
+	c->ctl = ctl;
 	c->loop = l;
 	c->cfg = cfg;
 	c->sinks = sinks;
@@ -481,6 +643,8 @@ struct console *console_new(struct loop *l, const struct console_cfg *cfg, const
 	    .has_cap = act_has_cap,
 	    .emit = on_action_event,
 	    .sac_run = act_sac_run,
+	    .dump_run = act_dump_run,
+	    .restart_run = act_restart_run,
 	};
 	c->act = actions_new(&env);
 	struct sac_env senv = {
@@ -560,8 +724,13 @@ void console_free(struct console *c)
 		loop_timer_cancel(c->loop, c->idle_timer);
 	if (c->rule_timer)
 		loop_timer_cancel(c->loop, c->rule_timer);
-	/* The SAC client first: cancelling its operation finishes the actions
-	 * waiting on it, while they still exist. */
+	/* The back-ends first: cancelling what they run finishes the actions
+	 * waiting on them, while those still exist. */
+	if (c->dump) {
+		c->dump_over = true;
+		reap_dump(c);
+	}
+	control_free(c->ctl);
 	sac_free(c->sac);
 	if (c->sac_timer)
 		loop_timer_cancel(c->loop, c->sac_timer);

@@ -64,6 +64,17 @@ struct action_env {
 	int (*sac_run)(void *ctx, const char *command, int64_t timeout_ns,
 	               void (*done)(void *dctx, bool ok, const char *reason, const char *output, size_t len),
 	               void *dctx, char *reason, size_t reasonsz);
+	/* Triggers and verifies a crash dump (method "auto", "sac", "nmi",
+	 * "sysrq" or NULL for auto); ok means verified. NULL: none. Same
+	 * contract as sac_run. */
+	int (*dump_run)(void *ctx, const char *method, int64_t timeout_ns,
+	                void (*done)(void *dctx, bool ok, const char *reason, const char *output, size_t len),
+	                void *dctx, char *reason, size_t reasonsz);
+	/* Resets the machine through its control plane. NULL: none. */
+	int (*restart_run)(void *ctx, int64_t timeout_ns,
+	                   void (*done)(void *dctx, bool ok, const char *reason, const char *output,
+	                                size_t len),
+	                   void *dctx, char *reason, size_t reasonsz);
 };
 
 struct actions;

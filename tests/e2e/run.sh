@@ -928,7 +928,73 @@ EOF
 	end
 }
 
-ALL="t_rules_pack t_windows_pty t_linux_pty t_unix_tcp t_telnet_break t_reconnect_capture t_sighup t_late_device t_actions t_sac_classify"
+# A hang rule's {do: dump, method: nmi} against the simulator: with the policy
+# allowing it, the watcher injects an NMI through the console's QMP control
+# plane and verifies the 0x80 bugcheck on the console; without, it is skipped.
+t_dump_action() {
+	begin dump_action
+	if [ ! -x "${GUESTSIM:-}" ]; then
+		fail "no guestsim (GUESTSIM=${GUESTSIM:-unset})"
+		end
+		return
+	fi
+	mkdir -p "$T/dumpr"
+	cat >"$T/dumpr/d.yaml" <<'EOF'
+schema: emsagent/v1
+id: e2e-hang-dump
+title: "e2e: SAC up, no CMD: dump it"
+level: critical
+os: windows
+match:
+  banner: {contains: ["Computer is booting, SAC started and initialized."]}
+  cmd: {contains: ["EVENT: The CMD command is now available."]}
+when:
+  absent: {after: banner, of: cmd, for: 2s}
+actions:
+  - {do: alert}
+  - {do: dump, method: nmi, on: fire, timeout: 20s}
+EOF
+	local allow pol
+	for allow in yes no; do
+		[ "$allow" = yes ] && pol="{allow: [dump]}" || pol="{allow: []}"
+		"$GUESTSIM" --pty --wait --time-scale 900 --qmp "$T/d-$allow.qmp" \
+			--scenario "$ROOT/tests/sim/scenarios/preparing-hang.yaml" >"$T/d-$allow.out" 2>"$T/d-$allow.err" &
+		PIDS+=("$!")
+		local dl=$(($(now_ms) + 5000)) pty=
+		while [ "$(now_ms)" -lt "$dl" ] && [ -z "$pty" ]; do
+			[ -s "$T/d-$allow.out" ] && IFS= read -r pty <"$T/d-$allow.out"
+			sleep 0.02
+		done
+		[ -n "$pty" ] || { fail "guestsim did not start: $(head -c 300 "$T/d-$allow.err")"; break; }
+		cat >"$T/d-$allow.yaml" <<EOF
+schema: emsagent/v1
+kind: watch
+consoles:
+  - name: d-$allow
+    port: $pty
+    labels: {os: windows}
+    rules: ["$T/dumpr"]
+    control: qmp:$T/d-$allow.qmp
+    policy: $pol
+EOF
+		start_agent --json -c "$T/d-$allow.yaml"
+		if [ "$allow" = yes ]; then
+			wait_ev 15 1 action.done "d-$allow" e2e-hang-dump
+			[ "$(grep -c '"event":"dump.verified"' "$T/$CUR.ev")" -ge 1 ] || fail "no dump.verified: $(grep -F dump. "$T/$CUR.ev" | head -3)"
+			grep -F '"event":"dump.verified"' "$T/$CUR.ev" | grep -qF '0x80' || fail "dump.verified without stop code 0x80"
+			grep -F '"event":"ems.bugcheck"' "$T/$CUR.ev" | grep -qF '"stopcode":"0x80"' || fail "the engine did not see the 0x80 bugcheck"
+		else
+			wait_ev 10 1 action.skipped "d-$allow" e2e-hang-dump
+			grep -F '"event":"action.skipped"' "$T/$CUR.ev" | grep -qF 'not allowed' || fail "skipped without 'not allowed'"
+			[ "$(grep -c '"event":"dump\.' "$T/$CUR.ev")" -eq 0 ] || fail "a dump started although the policy denies it"
+		fi
+		stop_agent
+		cleanup
+	done
+	end
+}
+
+ALL="t_rules_pack t_windows_pty t_linux_pty t_unix_tcp t_telnet_break t_reconnect_capture t_sighup t_late_device t_actions t_sac_classify t_dump_action"
 if [ $# -gt 0 ]; then
 	ALL=
 	for a in "$@"; do ALL="$ALL t_${a#t_}"; done
