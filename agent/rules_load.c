@@ -61,6 +61,9 @@ static void parse_action(struct rl_ctx *c, const yaml_node_t *n, const struct ru
 		rl_duration(c, v, "cooldown", &a->cooldown_ns);
 	if ((v = rl_get(c, n, "timeout", NULL)))
 		rl_duration(c, v, "timeout", &a->timeout_ns);
+	/* A crash dump per boot is plenty: that is dump's default budget. */
+	if (a->kind == ACT_DUMP)
+		a->max_per_epoch = 1;
 	if ((v = rl_get(c, n, "max_per_epoch", NULL))) {
 		unsigned long m;
 		if (rl_uint(c, v, "max_per_epoch", 1000000, &m) == 0)

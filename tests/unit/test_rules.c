@@ -311,6 +311,22 @@ static const char *pack = "schema: emsagent/v1\n"
                           "when: {absent: {after: a, of: any-output, for: 90s}}\n"
                           "---\n";
 
+/* A dump's per-boot budget is 1 unless a rule says otherwise. */
+static void test_dump_budget(void **state)
+{
+	(void)state;
+	struct ruleset rs;
+	load_ok(&rs,
+	        "schema: emsagent/v1\nid: R1\ntitle: t\nlevel: high\nmatch:\n  a: {contains: 'hang here'}\n"
+	        "actions:\n  - {do: dump, method: nmi}\n  - {do: dump, max_per_epoch: 3}\n  - {do: alert}\n");
+	const struct rule *r = &rs.rules[0];
+	assert_int_equal(r->nactions, 3);
+	assert_int_equal(r->actions[0].max_per_epoch, 1);
+	assert_int_equal(r->actions[1].max_per_epoch, 3);
+	assert_int_equal(r->actions[2].max_per_epoch, 0);
+	rules_free(&rs);
+}
+
 static void test_pack_kinds(void **state)
 {
 	(void)state;
@@ -961,6 +977,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full_rule),
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_dump_budget),
 	    cmocka_unit_test(test_pack_kinds),
 	    cmocka_unit_test(test_err_keys_types),
 	    cmocka_unit_test(test_err_enums),
