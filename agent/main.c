@@ -27,13 +27,14 @@ static const struct command commands[] = {
     {"sac", cli_sac, "PORT COMMAND... | PORT info", "run SAC commands on a Windows EMS console"},
     {"dump", cli_dump, "PORT [--method sac|nmi|sysrq|auto] [--control URL] [--yes]",
      "trigger a crash dump and verify it on the console"},
+    {"restart", cli_restart, "--control URL [--yes] [PORT]", "reset the machine through its control plane"},
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: emsagent COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-6s %-48s %s\n", commands[i].name, commands[i].args, commands[i].help);
+		fprintf(out, "  %s %s\n      %s\n", commands[i].name, commands[i].args, commands[i].help);
 	fprintf(out, "\n'emsagent COMMAND --help' for a command's options.\n"
 	             "exit status: 0 ok, 1 findings or failed tests, 2 usage or input errors\n");
 }

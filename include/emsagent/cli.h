@@ -21,6 +21,7 @@ int cli_scan(int argc, char **argv);
 int cli_rules(int argc, char **argv);
 int cli_ports(int, char **);
 int cli_watch(int argc, char **argv);
+int cli_restart(int argc, char **argv);
 int cli_sac(int argc, char **argv);
 int cli_dump(int argc, char **argv);
 
