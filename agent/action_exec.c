@@ -208,42 +208,6 @@ static char **build_env(const struct act_job *j)
 
 /* What execvp would run: prog itself when it has a '/', else the first
  * executable file of that name in PATH. 0, or -errno. */
-static int resolve_prog(const char *prog, struct buf *out)
-{
-	struct stat st;
-	if (strchr(prog, '/')) {
-		if (access(prog, X_OK) < 0)
-			return -errno;
-		if (stat(prog, &st) == 0 && S_ISDIR(st.st_mode))
-			return -EACCES;
-		buf_append(out, prog, strlen(prog));
-		return 0;
-	}
-	const char *path = getenv("PATH");
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	int err = -ENOENT;
-	for (const char *p = path;; p++) {
-		const char *end = strchr(p, ':');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		buf_reset(out);
-		if (len)
-			buf_append(out, p, len);
-		else
-			buf_putc(out, '.'); /* an empty PATH entry is the current directory */
-		buf_printf(out, "/%s", prog);
-		if (stat(out->data, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (access(out->data, X_OK) == 0)
-				return 0;
-			err = -EACCES; /* keep looking; report this if nothing else is found */
-		}
-		if (!end)
-			break;
-		p = end;
-	}
-	buf_reset(out);
-	return err;
-}
 
 static int set_nonblock(int fd)
 {
@@ -260,7 +224,7 @@ int act_exec_start(struct act_job *j, char *err, size_t errsz)
 		return -1;
 	}
 	struct buf file = {0};
-	int rc = resolve_prog(prog, &file);
+	int rc = exec_resolve(prog, &file);
 	if (rc < 0) {
 		snprintf(err, errsz, "cannot run %.64s: %s", prog, strerror(-rc));
 		buf_free(&file);

@@ -246,45 +246,6 @@ static void build_argv(const struct control *c, enum control_action act, const c
 
 /* ---- running the child ---------------------------------------------------- */
 
-/* What execvp would run; 0 or -errno. */
-static int resolve_prog(const char *prog, struct buf *out)
-{
-	struct stat st;
-	buf_reset(out);
-	if (strchr(prog, '/')) {
-		if (stat(prog, &st) < 0)
-			return -errno;
-		if (!S_ISREG(st.st_mode) || access(prog, X_OK) < 0)
-			return -EACCES;
-		buf_append(out, prog, strlen(prog));
-		return 0;
-	}
-	const char *path = getenv("PATH");
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	int err = -ENOENT;
-	for (const char *p = path;; p++) {
-		const char *end = strchr(p, ':');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		buf_reset(out);
-		if (len)
-			buf_append(out, p, len);
-		else
-			buf_putc(out, '.');
-		buf_printf(out, "/%s", prog);
-		if (stat(out->data, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (access(out->data, X_OK) == 0)
-				return 0;
-			err = -EACCES;
-		}
-		if (!end)
-			break;
-		p = end;
-	}
-	buf_reset(out);
-	return err;
-}
-
 static void keep(struct buf *b, size_t max, const char *p, size_t n, unsigned long long *dropped)
 {
 	size_t room = b->len < max ? max - b->len : 0;
@@ -444,15 +405,15 @@ static int cli_start(struct control *c, char *err, size_t errsz)
 	struct buf file = {0};
 	int rc;
 	if (strcmp(c->ops->kind, "hyperv") == 0) {
-		rc = resolve_prog("pwsh", &file);
+		rc = exec_resolve("pwsh", &file);
 		if (rc < 0)
-			rc = resolve_prog("powershell", &file);
+			rc = exec_resolve("powershell", &file);
 		if (rc < 0) {
 			control_fail_later(c, "pwsh or powershell not found");
 			goto out_ok;
 		}
 	} else {
-		rc = resolve_prog(a.v[0], &file);
+		rc = exec_resolve(a.v[0], &file);
 		if (rc == -ENOENT) {
 			control_fail_later(c, "%.128s not found", a.v[0]);
 			goto out_ok;

@@ -178,51 +178,17 @@ fail:;
 	_exit(e == ENOENT ? 127 : 126);
 }
 
-static bool runnable(const char *path, int *err)
-{
-	struct stat st;
-	if (stat(path, &st) < 0) {
-		*err = errno;
-		return false;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		*err = EACCES;
-		return false;
-	}
-	if (access(path, X_OK) < 0 || !(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) {
-		*err = EACCES;
-		return false;
-	}
-	return true;
-}
-
 /* Finds argv0 as execvp would. The path (to free), or NULL with *err. */
 static char *resolve(const char *argv0, int *err)
 {
-	if (strchr(argv0, '/'))
-		return runnable(argv0, err) ? xstrdup(argv0) : NULL;
-	const char *path = getenv("PATH");
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	*err = ENOENT;
-	int seen_eacces = 0;
-	for (const char *p = path;;) {
-		const char *end = strchr(p, ':');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		/* an empty entry means the current directory */
-		char *cand = len ? xasprintf("%.*s/%s", (int)len, p, argv0) : xasprintf("./%s", argv0);
-		int e;
-		if (runnable(cand, &e))
-			return cand;
-		if (e == EACCES)
-			seen_eacces = 1;
-		free(cand);
-		if (!end)
-			break;
-		p = end + 1;
+	struct buf b = {0};
+	int rc = exec_resolve(argv0, &b);
+	if (rc < 0) {
+		*err = -rc;
+		buf_free(&b);
+		return NULL;
 	}
-	*err = seen_eacces ? EACCES : ENOENT;
-	return NULL;
+	return b.data;
 }
 
 static void exec_priv_free(struct exec_priv *p)

@@ -4,6 +4,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -266,4 +268,42 @@ const char *memmem_nocase(const char *hay, size_t hlen, const char *needle, size
 			return hay + i;
 	}
 	return NULL;
+}
+
+int exec_resolve(const char *prog, struct buf *out)
+{
+	struct stat st;
+	buf_reset(out);
+	if (strchr(prog, '/')) {
+		if (stat(prog, &st) < 0)
+			return -errno;
+		if (!S_ISREG(st.st_mode) || access(prog, X_OK) < 0)
+			return -EACCES;
+		buf_append(out, prog, strlen(prog));
+		return 0;
+	}
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	int err = -ENOENT;
+	for (const char *p = path;; p++) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		buf_reset(out);
+		if (len)
+			buf_append(out, p, len);
+		else
+			buf_putc(out, '.'); /* an empty PATH entry is the current directory */
+		buf_printf(out, "/%s", prog);
+		if (stat(out->data, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(out->data, X_OK) == 0)
+				return 0;
+			err = -EACCES; /* keep looking; report this if nothing else is found */
+		}
+		if (!end)
+			break;
+		p = end;
+	}
+	buf_reset(out);
+	return err;
 }

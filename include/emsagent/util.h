@@ -70,6 +70,12 @@ int parse_duration(const char *s, int64_t *ns);
 /* Formats a duration compactly ("31m", "1h5m", "2.5s") into out. */
 void format_duration(int64_t ns, char *out, size_t outsz);
 
+/* Finds a program as execvp would (a name with '/' as is, else along PATH,
+ * an empty entry meaning the current directory): 0 with its path in out,
+ * or -ENOENT, -EACCES (found but not runnable) or another -errno. Looking
+ * before forking gives "not found" as a reason instead of a child's 127. */
+int exec_resolve(const char *prog, struct buf *out);
+
 /* Case-insensitive (ASCII) memmem; NULL when not found. */
 const char *memmem_nocase(const char *hay, size_t hlen, const char *needle, size_t nlen);
 
