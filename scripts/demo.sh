@@ -24,7 +24,8 @@ done
 # The live story, on the bundled Windows guest simulator (time compressed):
 # the guest hangs at "Preparing to configure Windows", the watcher notices,
 # shows the article's advice, asks SAC what runs, takes an NMI dump through
-# the guest's QMP socket (this demo's policy allows it) and verifies it.
+# the guest's QMP socket (this demo's policy allows it), verifies it, and
+# sees the guest reboot (a new epoch).
 sim=${bin%/emsagent}/sim/guestsim
 if [ ! -x "$sim" ]; then
 	echo "demo: $sim is not built (make builds it)" >&2
@@ -34,7 +35,7 @@ tmp=$(mktemp -d /tmp/emsagent-demo.XXXXXX)
 gpid= wpid=
 trap '[ -n "$wpid" ] && kill "$wpid" 2>/dev/null; [ -n "$gpid" ] && kill "$gpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 "$sim" --unix "$tmp/vm1.sock" --qmp "$tmp/vm1.qmp" --wait --time-scale 900 \
-	--scenario tests/sim/scenarios/preparing-hang.yaml >/dev/null 2>"$tmp/guest.err" &
+	--scenario tests/sim/scenarios/preparing-hang-autoreboot.yaml >/dev/null 2>"$tmp/guest.err" &
 gpid=$!
 for _ in $(seq 100); do [ -S "$tmp/vm1.sock" ] && [ -S "$tmp/vm1.qmp" ] && break; sleep 0.05; done
 cat >"$tmp/watch.yaml" <<EOF
@@ -60,7 +61,12 @@ for _ in $(seq 600); do
 	kill -0 "$wpid" 2>/dev/null || break
 	sleep 0.05
 done
-sleep 0.5
+# The guest reboots by itself after the dump (AutoReboot): a second epoch.
+for _ in $(seq 100); do
+	[ "$(grep -c '"event":"epoch.started"' "$tmp/events.json" 2>/dev/null)" -ge 2 ] && break
+	kill -0 "$wpid" 2>/dev/null || break
+	sleep 0.05
+done
 kill "$wpid" 2>/dev/null
 wait "$wpid" 2>/dev/null
 wpid=
@@ -71,6 +77,12 @@ if grep -q '"event":"dump.verified"' "$tmp/events.json" 2>/dev/null; then
 		sed -n 's/.*"output":"\([^"]*\)".*/\1/p' | sed 's/\\n/\n/g' | grep -E 'Pid Name|TrustedInstaller|TiWorker'
 	echo
 	echo "demo: the dump was verified on the console (stop code 0x80 after the NMI)."
+	if [ "$(grep -c '"event":"epoch.started"' "$tmp/events.json")" -ge 2 ]; then
+		echo "demo: the guest rebooted afterwards (epoch $(grep -c '"event":"epoch.started"' "$tmp/events.json")); the watcher goes on."
+	else
+		echo "demo: the guest did not reboot within 5 s" >&2
+		exit 2
+	fi
 	exit 0
 fi
 echo "demo: the live story did not reach a verified dump; see $tmp" >&2

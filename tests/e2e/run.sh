@@ -958,7 +958,7 @@ EOF
 	for allow in yes no; do
 		[ "$allow" = yes ] && pol="{allow: [dump]}" || pol="{allow: []}"
 		"$GUESTSIM" --pty --wait --time-scale 900 --qmp "$T/d-$allow.qmp" \
-			--scenario "$ROOT/tests/sim/scenarios/preparing-hang.yaml" >"$T/d-$allow.out" 2>"$T/d-$allow.err" &
+			--scenario "$ROOT/tests/sim/scenarios/preparing-hang-autoreboot.yaml" >"$T/d-$allow.out" 2>"$T/d-$allow.err" &
 		PIDS+=("$!")
 		local dl=$(($(now_ms) + 5000)) pty=
 		while [ "$(now_ms)" -lt "$dl" ] && [ -z "$pty" ]; do
@@ -973,7 +973,7 @@ consoles:
   - name: d-$allow
     port: $pty
     labels: {os: windows}
-    rules: ["$T/dumpr"]
+    rules: ["$T/dumpr", "$ROOT/rules/base.yaml"]
     control: qmp:$T/d-$allow.qmp
     policy: $pol
 EOF
@@ -983,6 +983,10 @@ EOF
 			[ "$(grep -c '"event":"dump.verified"' "$T/$CUR.ev")" -ge 1 ] || fail "no dump.verified: $(grep -F dump. "$T/$CUR.ev" | head -3)"
 			grep -F '"event":"dump.verified"' "$T/$CUR.ev" | grep -qF '0x80' || fail "dump.verified without stop code 0x80"
 			grep -F '"event":"ems.bugcheck"' "$T/$CUR.ev" | grep -qF '"stopcode":"0x80"' || fail "the engine did not see the 0x80 bugcheck"
+			# the guest reboots by itself after the dump: the watcher sees a new boot
+			wait_ev 10 2 epoch.started "d-$allow"
+			[ "$(evcount "$T/$CUR.ev" epoch.started "d-$allow")" -ge 2 ] ||
+				fail "no new epoch after the dump (the reboot was not seen)"
 		else
 			wait_ev 10 1 action.skipped "d-$allow" e2e-hang-dump
 			grep -F '"event":"action.skipped"' "$T/$CUR.ev" | grep -qF 'not allowed' || fail "skipped without 'not allowed'"
