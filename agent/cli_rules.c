@@ -16,12 +16,14 @@ static void rules_usage(FILE *out)
 	fprintf(out,
 	        "usage: emsagent rules check [--werror] [DIR|FILE...]\n"
 	        "       emsagent rules test [--rule ID] [-v] [DIR|FILE...]\n"
-	        "       emsagent rules list [--json] [DIR|FILE...]\n\n"
+	        "       emsagent rules list [--json] [DIR|FILE...]\n"
+	        "       emsagent rules show ID [DIR|FILE...]\n\n"
 	        "check  load, compile and lint the packs; errors as FILE:LINE:COL (exit 2),\n"
 	        "       warnings too (exit 2 with --werror)\n"
 	        "test   run every rule's embedded tests; ends with 'N passed, N failed'\n"
 	        "       (exit 1 when any failed)\n"
-	        "list   one line per rule: id, level, title\n\n"
+	        "list   one line per rule: id, level, title\n"
+	        "show   one rule for people: what happened, what to do, references\n\n"
 	        "Without DIR: %s\n",
 	        cli_default_rules());
 }
@@ -101,6 +103,73 @@ static int rules_test(const char *const *paths, size_t n, const char *only, bool
 	return status;
 }
 
+/* Prints text wrapped at width, each line led by indent (first: first_indent). */
+static void wrap(const char *text, const char *first_indent, const char *indent, size_t width)
+{
+	size_t col = (size_t)printf("%s", first_indent);
+	size_t start = col;
+	const char *p = text;
+	while (*p) {
+		while (*p == ' ' || *p == '\n')
+			p++;
+		size_t w = strcspn(p, " \n");
+		if (!w)
+			break;
+		if (col > start && col + 1 + w > width) {
+			col = (size_t)printf("\n%s", indent) - 1;
+			start = col;
+		} else if (col > start) {
+			putchar(' ');
+			col++;
+		}
+		printf("%.*s", (int)w, p);
+		col += w;
+		p += w;
+	}
+	putchar('\n');
+}
+
+static int rules_show(const char *const *paths, size_t n, const char *id)
+{
+	struct ruleset rs = {0};
+	struct match_db *db = NULL;
+	if (cli_load_rules(paths, n, &rs, &db, false) < 0)
+		return EXIT_USAGE;
+	const struct rule *r = rules_find(&rs, id);
+	int status = 0;
+	if (!r) {
+		cli_error("rules show", "no rule with id '%s'", id);
+		status = EXIT_USAGE;
+	} else {
+		printf("%s  [%s, %s, %s]\n", r->id, rule_level_name(r->level), rule_os_name(r->os),
+		       rule_status_name(r->status));
+		printf("%s\n", r->title);
+		if (r->loc.file)
+			printf("%s:%u\n", r->loc.file, r->loc.line);
+		if (r->summary) {
+			printf("\nWhat happened:\n");
+			wrap(r->summary, "   ", "   ", 78);
+		}
+		if (r->nremediation) {
+			printf("\nWhat to do:\n");
+			for (size_t i = 0; i < r->nremediation; i++) {
+				char lead[32];
+				snprintf(lead, sizeof(lead), "   %zu. ", i + 1);
+				wrap(r->remediation[i], lead, "      ", 78);
+			}
+		}
+		if (r->nrefs) {
+			printf("\nReferences:\n");
+			for (size_t i = 0; i < r->nrefs; i++)
+				printf("   - %s: %s\n", r->refs[i].title ? r->refs[i].title : "",
+				       r->refs[i].url ? r->refs[i].url : "");
+		}
+	}
+	match_db_free(db);
+	rules_free(&rs);
+	return status;
+}
+
 static int rules_list(const char *const *paths, size_t n, bool json)
 {
 	struct ruleset rs = {0};
@@ -138,8 +207,9 @@ int cli_rules(int argc, char **argv)
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
 	const char *sub = argv[1];
-	if (strcmp(sub, "check") != 0 && strcmp(sub, "test") != 0 && strcmp(sub, "list") != 0) {
-		cli_error("rules", "unknown subcommand '%s' (check, test or list)", sub);
+	if (strcmp(sub, "check") != 0 && strcmp(sub, "test") != 0 && strcmp(sub, "list") != 0 &&
+	    strcmp(sub, "show") != 0) {
+		cli_error("rules", "unknown subcommand '%s' (check, test, list or show)", sub);
 		return EXIT_USAGE;
 	}
 	static const struct option longopts[] = {
@@ -180,6 +250,14 @@ int cli_rules(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	const char *show_id = NULL;
+	if (strcmp(sub, "show") == 0) {
+		if (optind >= argc) {
+			cli_error("rules show", "which rule? give its ID (see 'emsagent rules list')");
+			return EXIT_USAGE;
+		}
+		show_id = argv[optind++];
+	}
 	const char *def[1] = {cli_default_rules()};
 	const char *const *paths = def;
 	size_t n = 1;
@@ -196,5 +274,7 @@ int cli_rules(int argc, char **argv)
 		return rules_check(paths, n, werror);
 	if (strcmp(sub, "test") == 0)
 		return rules_test(paths, n, only, verbose);
+	if (show_id)
+		return rules_show(paths, n, show_id);
 	return rules_list(paths, n, json);
 }

@@ -72,6 +72,9 @@ wait "$wpid" 2>/dev/null
 wpid=
 if grep -q '"event":"dump.verified"' "$tmp/events.json" 2>/dev/null; then
 	echo
+	echo "== the article behind it: emsagent rules show OSStartUp-PREPARING_CONFIGURE_WINDOWS"
+	"$bin" rules show OSStartUp-PREPARING_CONFIGURE_WINDOWS rules | sed -n '1,/^References:/p' | sed '$d'
+	echo
 	echo "== the SAC task list the probe returned (from action.done):"
 	grep -F '"action":"sac"' "$tmp/events.json" | grep -F '"event":"action.done"' |
 		sed -n 's/.*"output":"\([^"]*\)".*/\1/p' | sed 's/\\n/\n/g' | grep -E 'Pid Name|TrustedInstaller|TiWorker'

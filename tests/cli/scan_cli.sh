@@ -44,6 +44,13 @@ t "rules test on the cli pack" 0 "$E" rules test $P
 has "closing line" /tmp/scan_cli.out "^4 passed, 0 failed$"
 t "rules list" 0 "$E" rules list $P
 has "list shows id" /tmp/scan_cli.out "cli-panic"
+t "rules show" 0 "$E" rules show cli-panic $P
+has "show: what happened" /tmp/scan_cli.out "^What happened:"
+has "show: numbered steps" /tmp/scan_cli.out "^   1. Read the panic reason."
+has "show: step 2" /tmp/scan_cli.out "^   2. Collect the log."
+t "rules show unknown id" 2 "$E" rules show no-such-rule $P
+has "unknown id named" /tmp/scan_cli.err "no rule with id 'no-such-rule'"
+t "rules show without id" 2 "$E" rules show
 t "rules unknown subcommand" 2 "$E" rules frob
 t "unknown command" 2 "$E" frobnicate
 echo "scan_cli: $pass passed, $fail failed"
