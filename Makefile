@@ -135,7 +135,7 @@ qemu-e2e: $(BIN)
 check: .deps-ok all unit ruletests clitests e2e sim qemu-e2e format-check
 	@echo "make check: all passed"
 
-demo: $(BIN)
+demo: $(BIN) $(GUESTSIM)
 	@scripts/demo.sh $(BIN)
 
 bench: $(BIN)
