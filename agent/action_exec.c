@@ -237,8 +237,7 @@ int act_exec_start(struct act_job *j, char *err, size_t errsz)
 	}
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&at);
+	spawn_child_init(&fa, &at);
 	/* dup2 clears close-on-exec on the copies; the originals close at exec */
 	posix_spawn_file_actions_adddup2(&fa, inp[0], STDIN_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, outp[1], STDOUT_FILENO);
@@ -247,13 +246,6 @@ int act_exec_start(struct act_job *j, char *err, size_t errsz)
 	 * opened without O_CLOEXEC: a hook must not hold a console port (and
 	 * its lock) or a log open after the agent lets go of it. */
 	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 	char **envp = build_env(j);
 	char **argv = xcalloc(j->act.argc + 1, sizeof(char *));
 	for (size_t i = 0; i < j->act.argc; i++)

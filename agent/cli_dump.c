@@ -82,9 +82,7 @@ static void on_sac_timer(struct loop *l, void *ctx)
 static void sac_timer_fn(void *ctx, int64_t deadline)
 {
 	struct cli_dump *s = ctx;
-	if (s->sac_timer)
-		loop_timer_cancel(s->loop, s->sac_timer);
-	s->sac_timer = deadline == INT64_MAX ? 0 : loop_timer_at(s->loop, deadline, on_sac_timer, s);
+	loop_timer_set(s->loop, &s->sac_timer, deadline, on_sac_timer, s);
 }
 
 static void on_dump_timer(struct loop *l, void *ctx)
@@ -97,9 +95,7 @@ static void on_dump_timer(struct loop *l, void *ctx)
 static void dump_timer_fn(void *ctx, int64_t deadline)
 {
 	struct cli_dump *s = ctx;
-	if (s->dump_timer)
-		loop_timer_cancel(s->loop, s->dump_timer);
-	s->dump_timer = deadline == INT64_MAX ? 0 : loop_timer_at(s->loop, deadline, on_dump_timer, s);
+	loop_timer_set(s->loop, &s->dump_timer, deadline, on_dump_timer, s);
 }
 
 static void emit_fn(void *ctx, const struct event *ev)

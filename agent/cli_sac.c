@@ -98,11 +98,7 @@ static void on_timer(struct loop *l, void *ctx)
 static void set_timer_fn(void *ctx, int64_t deadline)
 {
 	struct cli_sac *s = ctx;
-	if (s->timer)
-		loop_timer_cancel(s->loop, s->timer);
-	s->timer = 0;
-	if (deadline != INT64_MAX)
-		s->timer = loop_timer_at(s->loop, deadline, on_timer, s);
+	loop_timer_set(s->loop, &s->timer, deadline, on_timer, s);
 }
 
 static void next(struct cli_sac *s);

@@ -142,9 +142,7 @@ static void on_sac_timer(struct loop *l, void *ctx)
 static void sac_set_timer(void *ctx, int64_t deadline)
 {
 	struct console *c = ctx;
-	if (c->sac_timer)
-		loop_timer_cancel(c->loop, c->sac_timer);
-	c->sac_timer = deadline == INT64_MAX ? 0 : loop_timer_at(c->loop, deadline, on_sac_timer, c);
+	loop_timer_set(c->loop, &c->sac_timer, deadline, on_sac_timer, c);
 }
 
 static void sac_emit(void *ctx, const struct event *ev)
@@ -223,9 +221,7 @@ static void on_dump_timer(struct loop *l, void *ctx)
 static void dump_set_timer(void *ctx, int64_t deadline)
 {
 	struct console *c = ctx;
-	if (c->dump_timer)
-		loop_timer_cancel(c->loop, c->dump_timer);
-	c->dump_timer = deadline == INT64_MAX ? 0 : loop_timer_at(c->loop, deadline, on_dump_timer, c);
+	loop_timer_set(c->loop, &c->dump_timer, deadline, on_dump_timer, c);
 }
 
 static int dump_break(void *ctx)

@@ -430,19 +430,11 @@ static int cli_start(struct control *c, char *err, size_t errsz)
 	}
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&at);
+	spawn_child_init(&fa, &at);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, outp[1], STDOUT_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, errp[1], STDERR_FILENO);
 	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 	pid_t pid;
 	rc = posix_spawn(&pid, file.data, &fa, &at, a.v, environ);
 	posix_spawn_file_actions_destroy(&fa);

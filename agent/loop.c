@@ -539,6 +539,13 @@ void loop_stop(struct loop *l, int code)
 	l->stop_code = code;
 }
 
+void loop_timer_set(struct loop *l, uint64_t *id, int64_t deadline_ns, loop_timer_fn fn, void *ctx)
+{
+	if (*id)
+		loop_timer_cancel(l, *id);
+	*id = deadline_ns == INT64_MAX ? 0 : loop_timer_at(l, deadline_ns, fn, ctx);
+}
+
 int64_t loop_realtime(struct loop *l)
 {
 	if (!l->running || !l->real_valid) {

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -306,4 +307,17 @@ int exec_resolve(const char *prog, struct buf *out)
 	}
 	buf_reset(out);
 	return err;
+}
+
+void spawn_child_init(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at)
+{
+	posix_spawn_file_actions_init(fa);
+	posix_spawnattr_init(at);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(at, &none);
+	posix_spawnattr_setsigdefault(at, &all);
+	posix_spawnattr_setpgroup(at, 0);
+	posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 }

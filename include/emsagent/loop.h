@@ -37,6 +37,9 @@ uint64_t loop_timer_at(struct loop *l, int64_t deadline_ns, loop_timer_fn fn, vo
 uint64_t loop_timer_in(struct loop *l, int64_t delay_ns, loop_timer_fn fn, void *ctx);
 /* Cancelling an id that already fired or was cancelled is harmless. */
 void loop_timer_cancel(struct loop *l, uint64_t id);
+/* Replaces the timer *id (0 = none) with one at deadline_ns; INT64_MAX
+ * leaves none. For modules that ask "wake me at T" again and again. */
+void loop_timer_set(struct loop *l, uint64_t *id, int64_t deadline_ns, loop_timer_fn fn, void *ctx);
 /* Delivers signo through the loop (blocked for the process, read via signalfd). */
 int loop_on_signal(struct loop *l, int signo, loop_signal_fn fn, void *ctx);
 /* Tells fn when pid exits (reaped by the loop). */

@@ -76,6 +76,14 @@ void format_duration(int64_t ns, char *out, size_t outsz);
  * before forking gives "not found" as a reason instead of a child's 127. */
 int exec_resolve(const char *prog, struct buf *out);
 
+/* How every child of the agent starts (exec actions, control-plane tools):
+ * default signal dispositions, nothing blocked, its own process group (so
+ * a timeout can stop what it started). Initialises both objects; the caller
+ * adds its stdio, then addclosefrom_np(3) so no other fd of the agent's goes
+ * along, and destroys them. */
+#include <spawn.h>
+void spawn_child_init(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at);
+
 /* Case-insensitive (ASCII) memmem; NULL when not found. */
 const char *memmem_nocase(const char *hay, size_t hlen, const char *needle, size_t nlen);
 

@@ -634,10 +634,49 @@ static void test_stop_and_rerun(void **state)
 	loop_free(NULL);
 }
 
+static void set_fired(struct loop *l, void *ctx)
+{
+	int *n = ctx;
+	(*n)++;
+	loop_stop(l, 0);
+}
+
+static void stop_now(struct loop *l, void *ctx)
+{
+	(void)ctx;
+	loop_stop(l, 7);
+}
+
+/* loop_timer_set replaces: only the last deadline fires; INT64_MAX leaves none. */
+static void test_timer_set_replaces(void **state)
+{
+	(void)state;
+	struct loop *l = loop_new();
+	int fired = 0;
+	uint64_t id = 0;
+	int64_t now = loop_now(l);
+	loop_timer_set(l, &id, now + 5 * NS_PER_MS, set_fired, &fired);
+	uint64_t first = id;
+	loop_timer_set(l, &id, now + 20 * NS_PER_MS, set_fired, &fired);
+	assert_true(id != 0 && id != first);
+	assert_int_equal(loop_run(l), 0);
+	assert_int_equal(fired, 1);
+	assert_true(loop_now(l) >= now + 20 * NS_PER_MS);
+	/* cancelled by INT64_MAX: a later stop timer ends the run, nothing fires */
+	loop_timer_set(l, &id, loop_now(l) + 5 * NS_PER_MS, set_fired, &fired);
+	loop_timer_set(l, &id, INT64_MAX, set_fired, &fired);
+	assert_int_equal(id, 0);
+	loop_timer_in(l, 20 * NS_PER_MS, stop_now, NULL);
+	assert_int_equal(loop_run(l), 7);
+	assert_int_equal(fired, 1);
+	loop_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_timers_in_order, guard_setup, guard_teardown),
+	    cmocka_unit_test_setup_teardown(test_timer_set_replaces, guard_setup, guard_teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_at_absolute, guard_setup, guard_teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_cancel, guard_setup, guard_teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_inside_callback, guard_setup, guard_teardown),
