@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <json-c/json.h>
+
 #include "emsagent/action.h"
 #include "emsagent/capture.h"
 #include "emsagent/control.h"
@@ -27,6 +29,18 @@
 
 #define CONSOLE_READ_SIZE      65536
 #define CONSOLE_READS_PER_WAKE 16 /* then yield to the other consoles */
+
+#define CONSOLE_FINDINGS 8 /* kept for status */
+
+struct console_req;
+
+struct finding {
+	int64_t time_ns;
+	char event[16];
+	char rule[96];
+	char level[16];
+	char title[200];
+};
 
 typedef void (*backend_done_fn)(void *dctx, bool ok, const char *reason, const char *output, size_t len);
 
@@ -66,6 +80,18 @@ struct console {
 	uint64_t rule_timer;
 	int64_t rule_deadline;
 	char *buf;
+
+	struct {
+		console_bytes_fn bytes;
+		console_event_fn event;
+		void *ctx;
+		int id;
+	} obs[CONSOLE_MAX_OBSERVERS];
+	int next_obs_id;
+	struct console_req *reqs; /* requests of people, pending */
+	unsigned epoch;
+	struct finding findings[CONSOLE_FINDINGS]; /* a ring: the newest at nfindings-1 */
+	unsigned nfindings;
 };
 
 static int64_t mono_to_wall(int64_t mono)
@@ -89,9 +115,24 @@ static void emit(struct console *c, const struct event *in)
 		ev.time_flags = LINE_TIME_KNOWN | LINE_TIME_WALL;
 	}
 	sinks_emit(c->sinks, &ev);
+	if (ev.kind == EV_EPOCH_STARTED || ev.rule)
+		c->epoch = ev.epoch;
+	if (ev.rule && (ev.kind == EV_RULE_FIRED || ev.kind == EV_RULE_UNCERTAIN)) {
+		struct finding *f = &c->findings[c->nfindings++ % CONSOLE_FINDINGS];
+		f->time_ns = ev.time_ns;
+		snprintf(f->event, sizeof(f->event), "%s", event_kind_name(ev.kind));
+		snprintf(f->rule, sizeof(f->rule), "%s", ev.rule->id);
+		snprintf(f->level, sizeof(f->level), "%s", rule_level_name(ev.rule->level));
+		snprintf(f->title, sizeof(f->title), "%s", ev.title ? ev.title : "");
+	}
+	for (size_t i = 0; i < CONSOLE_MAX_OBSERVERS; i++)
+		if (c->obs[i].event)
+			c->obs[i].event(c->obs[i].ctx, &ev);
 }
 
 static void schedule_rule_timer(struct console *c);
+struct console_req;
+static void req_finish(struct console_req *r, bool ok, const char *reason, const char *output, size_t len);
 
 static void on_engine_event(void *ctx, const struct event *ev)
 {
@@ -532,6 +573,9 @@ static void on_readable(struct loop *l, int fd, unsigned events, void *ctx)
 				c->capture_rc = rc;
 			}
 		}
+		for (size_t k = 0; k < CONSOLE_MAX_OBSERVERS; k++)
+			if (c->obs[k].bytes)
+				c->obs[k].bytes(c->obs[k].ctx, c->buf, (size_t)n);
 		pipeline_feed(c->p, c->buf, (size_t)n, now);
 		sac_feed(c->sac, c->buf, (size_t)n, now);
 		if (c->dump) {
@@ -731,6 +775,9 @@ void console_free(struct console *c)
 	if (c->sac_timer)
 		loop_timer_cancel(c->loop, c->sac_timer);
 	actions_free(c->act);
+	/* Requests whose back-end did not answer on the way out. */
+	while (c->reqs)
+		req_finish(c->reqs, false, "the console was closed", NULL, 0);
 	pipeline_free(c->p);
 	if (c->cap) {
 		capture_flush(c->cap);
@@ -739,4 +786,317 @@ void console_free(struct console *c)
 	transport_free(c->t);
 	free(c->buf);
 	free(c);
+}
+
+/* --- for people: front ends and the share server ------------------------------ */
+
+const char *console_name(const struct console *c)
+{
+	return c->cfg->name;
+}
+
+bool console_connected(const struct console *c)
+{
+	return c->connected;
+}
+
+int console_observe(struct console *c, console_bytes_fn on_bytes, console_event_fn on_event, void *ctx)
+{
+	for (size_t i = 0; i < CONSOLE_MAX_OBSERVERS; i++) {
+		if (c->obs[i].bytes || c->obs[i].event)
+			continue;
+		c->obs[i].bytes = on_bytes;
+		c->obs[i].event = on_event;
+		c->obs[i].ctx = ctx;
+		c->obs[i].id = ++c->next_obs_id;
+		return c->obs[i].id;
+	}
+	return -1;
+}
+
+void console_unobserve(struct console *c, int id)
+{
+	for (size_t i = 0; i < CONSOLE_MAX_OBSERVERS; i++)
+		if (c->obs[i].id == id && (c->obs[i].bytes || c->obs[i].event))
+			memset(&c->obs[i], 0, sizeof(c->obs[i]));
+}
+
+int console_write(struct console *c, const void *buf, size_t n)
+{
+	return act_send(c, buf, n);
+}
+
+int console_break(struct console *c, unsigned ms)
+{
+	if (c->connected && !(transport_caps(c->t) & TRANSPORT_CAN_BREAK))
+		return -ENOTSUP;
+	return act_break(c, ms);
+}
+
+static const char *const op_names[] = {
+    [CONSOLE_OP_SYSRQ] = "sysrq",     [CONSOLE_OP_NMI] = "nmi",           [CONSOLE_OP_DUMP] = "dump",
+    [CONSOLE_OP_RESTART] = "restart", [CONSOLE_OP_CHANNELS] = "channels",
+};
+
+const char *console_op_name(enum console_op op)
+{
+	return (size_t)op < ARRAY_LEN(op_names) ? op_names[op] : "?";
+}
+
+int console_op_parse(const char *name, enum console_op *op)
+{
+	for (size_t i = 0; i < ARRAY_LEN(op_names); i++)
+		if (strcmp(name, op_names[i]) == 0) {
+			*op = (enum console_op)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* A person's request in flight. Its answer always comes from the loop,
+ * never from inside console_request. */
+struct console_req {
+	struct console_req *next;
+	struct console *c;
+	enum console_op op;
+	console_done_fn done; /* NULL once forgotten */
+	void *ctx;
+	uint64_t timer;
+	char key;
+	bool ok;
+	char *reason;
+	char *output;
+};
+
+static void req_unlink(struct console_req *r)
+{
+	for (struct console_req **pp = &r->c->reqs; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+}
+
+static void req_finish(struct console_req *r, bool ok, const char *reason, const char *output, size_t len)
+{
+	req_unlink(r);
+	if (r->timer)
+		loop_timer_cancel(r->c->loop, r->timer);
+	if (r->done)
+		r->done(r->ctx, ok, reason, output ? output : "", output ? len : 0);
+	free(r->reason);
+	free(r->output);
+	free(r);
+}
+
+static void req_backend_done(void *dctx, bool ok, const char *reason, const char *output, size_t len)
+{
+	req_finish(dctx, ok, reason, output, len);
+}
+
+static void req_control_done(void *ctx, const struct control_result *res)
+{
+	req_finish(ctx, res->ok, res->reason, res->output, res->output ? res->output_len : 0);
+}
+
+/* An answer known at once, delivered on the next turn of the loop. */
+static void on_req_later(struct loop *l, void *ctx)
+{
+	(void)l;
+	struct console_req *r = ctx;
+	r->timer = 0;
+	req_finish(r, r->ok, r->reason, r->output, r->output ? strlen(r->output) : 0);
+}
+
+static void req_answer_later(struct console_req *r, bool ok, const char *reason, char *output)
+{
+	r->ok = ok;
+	r->reason = reason ? xstrdup(reason) : NULL;
+	r->output = output;
+	r->timer = loop_timer_in(r->c->loop, 0, on_req_later, r);
+}
+
+/* SysRq over the line: BREAK, then the key while the kernel waits for it. */
+static void on_sysrq_key(struct loop *l, void *ctx)
+{
+	(void)l;
+	struct console_req *r = ctx;
+	r->timer = 0;
+	int rc = act_send(r->c, &r->key, 1);
+	char why[128];
+	if (rc < 0)
+		snprintf(why, sizeof(why), "BREAK went out but the key did not: %s", strerror(-rc));
+	req_finish(r, rc == 0, rc == 0 ? NULL : why, NULL, 0);
+}
+
+static char *channel_list(const struct console *c)
+{
+	struct sac_state st;
+	sac_get_state(c->sac, &st);
+	struct buf b = {0};
+	for (unsigned i = 0; i < st.nchannels; i++) {
+		char line[SAC_NAME_MAX + 32];
+		int n = snprintf(line, sizeof(line), "%u %s%s\n", i, st.channels[i],
+		                 strcmp(st.channels[i], st.current) == 0 ? " (shown)" : "");
+		buf_append(&b, line, (size_t)n);
+	}
+	if (!b.data)
+		return xstrdup("");
+	buf_putc(&b, '\0');
+	return b.data;
+}
+
+int console_request(struct console *c, enum console_op op, const char *arg, console_done_fn done, void *ctx,
+                    char *err, size_t errsz)
+{
+	struct console_req *r = xcalloc(1, sizeof(*r));
+	r->c = c;
+	r->op = op;
+	r->done = done;
+	r->ctx = ctx;
+	r->next = c->reqs;
+	c->reqs = r;
+	int rc = 0;
+	unsigned ccaps = c->ctl ? control_caps(c->ctl) : 0;
+	switch (op) {
+	case CONSOLE_OP_SYSRQ:
+		if (!arg || strlen(arg) != 1 || (unsigned char)arg[0] < 0x21 ||
+		    (unsigned char)arg[0] > 0x7e) {
+			snprintf(err, errsz, "a SysRq key is one printable character");
+			rc = -1;
+		} else if (ccaps & CONTROL_CAN(CONTROL_SYSRQ)) {
+			rc = control_run(c->ctl, c->loop, CONTROL_SYSRQ, arg, 0, req_control_done, r, err,
+			                 errsz);
+		} else if (!c->connected) {
+			snprintf(err, errsz, "the console is not connected");
+			rc = -1;
+		} else if (!(transport_caps(c->t) & TRANSPORT_CAN_BREAK)) {
+			snprintf(err, errsz,
+			         "%s cannot send BREAK and no control plane with SysRq is configured",
+			         c->t->ops->kind);
+			rc = -1;
+		} else if ((rc = transport_send_break(c->t, 250)) < 0) {
+			snprintf(err, errsz, "BREAK failed: %s", c->t->err[0] ? c->t->err : strerror(-rc));
+		} else {
+			r->key = arg[0];
+			r->timer = loop_timer_in(c->loop, 100 * NS_PER_MS, on_sysrq_key, r);
+		}
+		break;
+	case CONSOLE_OP_NMI:
+		if (!(ccaps & CONTROL_CAN(CONTROL_NMI))) {
+			snprintf(err, errsz,
+			         c->ctl ? "the control plane (%s) cannot inject an NMI"
+			                : "no control plane: give --control (qmp:, virsh:, azure:, ...)",
+			         c->ctl ? control_kind(c->ctl) : "");
+			rc = -1;
+		} else {
+			rc = control_run(c->ctl, c->loop, CONTROL_NMI, NULL, 0, req_control_done, r, err,
+			                 errsz);
+		}
+		break;
+	case CONSOLE_OP_DUMP:
+		rc = act_dump_run(c, arg, 0, req_backend_done, r, err, errsz);
+		break;
+	case CONSOLE_OP_RESTART:
+		rc = act_restart_run(c, 0, req_backend_done, r, err, errsz);
+		break;
+	case CONSOLE_OP_CHANNELS: {
+		struct sac_state st;
+		sac_get_state(c->sac, &st);
+		if (c->connected && st.ready && !st.crashed && st.at_prompt &&
+		    strcmp(st.current, "SAC") == 0 && !sac_busy(c->sac)) {
+			rc = act_sac_run(c, "ch", 10 * NS_PER_SEC, req_backend_done, r, err, errsz);
+		} else {
+			char *list = channel_list(c);
+			req_answer_later(r, true, NULL, list);
+		}
+		break;
+	}
+	default:
+		snprintf(err, errsz, "unknown request");
+		rc = -1;
+	}
+	if (rc < 0) {
+		req_unlink(r);
+		if (r->timer)
+			loop_timer_cancel(c->loop, r->timer);
+		free(r->output);
+		free(r->reason);
+		free(r);
+		return -1;
+	}
+	return 0;
+}
+
+void console_forget(struct console *c, void *ctx)
+{
+	for (struct console_req *r = c->reqs; r; r = r->next)
+		if (r->ctx == ctx)
+			r->done = NULL;
+}
+
+static void put_string(struct json_object *o, const char *k, const char *v)
+{
+	if (v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+struct json_object *console_status(const struct console *c)
+{
+	struct json_object *o = json_object_new_object();
+	put_string(o, "console", c->cfg->name);
+	put_string(o, "port", c->cfg->port);
+	put_string(o, "kind", c->t->ops->kind);
+	char settings[64];
+	const struct transport_opts *to = &c->t->opts;
+	static const char *const flows[] = {"none", "xonxoff", "rtscts"};
+	snprintf(settings, sizeof(settings), "%u %u%c%u flow %s", to->baud, to->data_bits,
+	         (char)(to->parity - 'a' + 'A'), to->stop_bits, flows[to->flow]);
+	put_string(o, "settings", settings);
+	json_object_object_add(o, "connected", json_object_new_boolean(c->connected));
+	if (!c->connected && c->last_err[0])
+		put_string(o, "error", c->last_err);
+	unsigned caps = transport_caps(c->t);
+	json_object_object_add(o, "can_write", json_object_new_boolean(!!(caps & TRANSPORT_CAN_WRITE)));
+	json_object_object_add(o, "can_break", json_object_new_boolean(!!(caps & TRANSPORT_CAN_BREAK)));
+	put_string(o, "control", c->ctl ? control_kind(c->ctl) : NULL);
+	struct sac_state st;
+	sac_get_state(c->sac, &st);
+	struct json_object *sac = json_object_new_object();
+	json_object_object_add(sac, "ready", json_object_new_boolean(st.ready));
+	json_object_object_add(sac, "crashed", json_object_new_boolean(st.crashed));
+	json_object_object_add(sac, "cmd_available", json_object_new_boolean(st.cmd_available));
+	json_object_object_add(sac, "locked", json_object_new_boolean(st.locked));
+	if (st.current[0])
+		put_string(sac, "channel", st.current);
+	struct json_object *chans = json_object_new_array();
+	for (unsigned i = 0; i < st.nchannels; i++)
+		json_object_array_add(chans, json_object_new_string(st.channels[i]));
+	json_object_object_add(sac, "channels", chans);
+	if (st.has_stopcode) {
+		char sc[16];
+		snprintf(sc, sizeof(sc), "0x%X", st.stopcode);
+		put_string(sac, "stopcode", sc);
+	}
+	json_object_object_add(o, "sac", sac);
+	if (st.has_machine_info)
+		json_object_object_add(o, "machine_info", event_machine_info_json(&st.mi));
+	json_object_object_add(o, "epoch", json_object_new_int64(c->epoch));
+	json_object_object_add(o, "dump_running", json_object_new_boolean(c->dump != NULL));
+	struct json_object *fs = json_object_new_array();
+	unsigned n = c->nfindings < CONSOLE_FINDINGS ? c->nfindings : CONSOLE_FINDINGS;
+	for (unsigned i = 0; i < n; i++) {
+		const struct finding *f = &c->findings[(c->nfindings - n + i) % CONSOLE_FINDINGS];
+		struct json_object *fo = json_object_new_object();
+		char t[64];
+		event_format_time(f->time_ns, LINE_TIME_KNOWN | LINE_TIME_WALL, t, sizeof(t));
+		put_string(fo, "time", t);
+		put_string(fo, "event", f->event);
+		put_string(fo, "rule", f->rule);
+		put_string(fo, "level", f->level);
+		put_string(fo, "title", f->title);
+		json_object_array_add(fs, fo);
+	}
+	json_object_object_add(o, "findings", fs);
+	return o;
 }

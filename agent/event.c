@@ -108,7 +108,7 @@ static void put_str(struct json_object *o, const char *key, const char *val)
 		json_object_object_add(o, key, json_text(val, strlen(val)));
 }
 
-static struct json_object *machine_info_json(const struct ems_machine_info *mi)
+struct json_object *event_machine_info_json(const struct ems_machine_info *mi)
 {
 	struct json_object *o = json_object_new_object();
 	struct {
@@ -186,7 +186,7 @@ struct json_object *event_to_json(const struct event *ev)
 				put_str(o, "stopcode_name", name);
 		}
 		if (r->has_machine_info)
-			json_object_object_add(o, "machine_info", machine_info_json(&r->mi));
+			json_object_object_add(o, "machine_info", event_machine_info_json(&r->mi));
 		if (r->truncated)
 			json_object_object_add(o, "truncated", json_object_new_boolean(1));
 	}

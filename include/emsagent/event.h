@@ -81,6 +81,8 @@ struct event {
 
 /* Builds the JSON object (caller puts it). */
 struct json_object *event_to_json(const struct event *ev);
+/* EMS machine-info's fields that were sent, as a JSON object. */
+struct json_object *event_machine_info_json(const struct ems_machine_info *mi);
 /* One JSON object and a newline. */
 void event_write_json(const struct event *ev, FILE *out);
 /* One or more readable lines; colour when color is true. */
