@@ -1003,7 +1003,8 @@ int console_request(struct console *c, enum console_op op, const char *arg, cons
 	case CONSOLE_OP_CHANNELS: {
 		struct sac_state st;
 		sac_get_state(c->sac, &st);
-		if (c->connected && st.ready && !st.crashed && st.at_prompt &&
+		bool may_type = !arg || strcmp(arg, "seen") != 0;
+		if (may_type && c->connected && st.ready && !st.crashed && st.at_prompt &&
 		    strcmp(st.current, "SAC") == 0 && !sac_busy(c->sac)) {
 			rc = act_sac_run(c, "ch", 10 * NS_PER_SEC, req_backend_done, r, err, errsz);
 		} else {

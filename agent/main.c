@@ -21,6 +21,8 @@ struct command {
 static const struct command commands[] = {
     {"scan", cli_scan, "[--rules DIR]... [--json] [--level L] FILE...|-",
      "scan saved console logs with the signature packs"},
+    {"attach", cli_attach, "[--rw] [--log FILE] [--control URL] PORT|NAME",
+     "the console in your terminal: alerts inline, one key for BREAK, SysRq, NMI, SAC"},
     {"watch", cli_watch, "[-c FILE] [--json] [--log-dir DIR] PORT...", "watch live consoles unattended"},
     {"rules", cli_rules, "check|test|list [DIR...]", "validate, test or list signature packs"},
     {"ports", cli_ports, "[--json]", "list serial ports"},

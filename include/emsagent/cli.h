@@ -24,6 +24,7 @@ int cli_watch(int argc, char **argv);
 int cli_restart(int argc, char **argv);
 int cli_sac(int argc, char **argv);
 int cli_dump(int argc, char **argv);
+int cli_attach(int argc, char **argv);
 
 /* The pack used when no --rules is given: ./rules when run from a source
  * tree (it holds base.yaml), else the installed one. */
@@ -32,6 +33,13 @@ const char *cli_default_rules(void);
  * printed, nothing loaded). */
 int cli_load_rules(const char *const *paths, size_t n, struct ruleset *rs, struct match_db **db,
                    bool print_warnings);
+/* A console name from a port: the last path part or host:port, made safe
+ * for file names ([A-Za-z0-9_.-]). Caller frees. */
+char *cli_name_from_port(const char *port);
+/* A serial setting given as --OPT ARG (baud, data-bits, stop-bits, parity,
+ * flow) into o: 0, or -1 with the error printed. */
+struct transport_opts;
+int cli_serial_opt(const char *cmd, const char *opt, const char *arg, struct transport_opts *o);
 /* Prints "emsagent CMD: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -66,7 +66,8 @@ enum console_op {
 	CONSOLE_OP_NMI,      /* through the control plane */
 	CONSOLE_OP_DUMP,     /* arg: method or NULL (auto); done when verified or failed */
 	CONSOLE_OP_RESTART,  /* through the control plane */
-	CONSOLE_OP_CHANNELS, /* SAC's channel list: `ch` at the SAC prompt, else what was seen */
+	CONSOLE_OP_CHANNELS, /* SAC's channel list: `ch` at the SAC prompt, else what was
+	                      * seen; arg "seen": never type, only what was seen */
 };
 int console_op_parse(const char *name, enum console_op *op);
 const char *console_op_name(enum console_op op);
