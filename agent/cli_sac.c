@@ -409,19 +409,6 @@ static void usage(FILE *out)
 	        "exit status: 0 ok, 1 SAC reported a failure, 2 usage or connection error\n");
 }
 
-static int parse_uint_opt(const char *name, const char *arg, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || v < lo || v > hi) {
-		cli_error(CMD_NAME, "--%s: expected %u to %u, not '%s'", name, lo, hi, arg);
-		return -1;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
 static int parse_dur_opt(const char *name, const char *arg, int64_t *out, bool zero_ok)
 {
 	if (parse_duration(arg, out) == 0 && (*out > 0 || (zero_ok && *out == 0)))
@@ -517,44 +504,24 @@ static int parse_opts(int argc, char **argv, struct sac_opts *o)
 				return -1;
 			break;
 		case OPT_BAUD:
-			if (parse_uint_opt("baud", optarg, 50, 4000000, &o->topts.baud) < 0)
+			if (cli_serial_opt(CMD_NAME, "baud", optarg, &o->topts) < 0)
 				return -1;
 			break;
 		case OPT_DATA_BITS:
-			if (parse_uint_opt("data-bits", optarg, 5, 8, &o->topts.data_bits) < 0)
+			if (cli_serial_opt(CMD_NAME, "data-bits", optarg, &o->topts) < 0)
 				return -1;
 			break;
 		case OPT_STOP_BITS:
-			if (parse_uint_opt("stop-bits", optarg, 1, 2, &o->topts.stop_bits) < 0)
+			if (cli_serial_opt(CMD_NAME, "stop-bits", optarg, &o->topts) < 0)
 				return -1;
 			break;
-		case OPT_PARITY: {
-			static const char *const names[] = {"none", "even", "odd", "mark", "space"};
-			static const char codes[] = {'n', 'e', 'o', 'm', 's'};
-			size_t i = 0;
-			while (i < ARRAY_LEN(names) && strcmp(optarg, names[i]) != 0)
-				i++;
-			if (i == ARRAY_LEN(names)) {
-				cli_error(CMD_NAME,
-				          "--parity: expected none, even, odd, mark or space, not '%s'",
-				          optarg);
+		case OPT_PARITY:
+			if (cli_serial_opt(CMD_NAME, "parity", optarg, &o->topts) < 0)
 				return -1;
-			}
-			o->topts.parity = codes[i];
 			break;
-		}
 		case OPT_FLOW:
-			if (strcmp(optarg, "none") == 0)
-				o->topts.flow = FLOW_NONE;
-			else if (strcmp(optarg, "xonxoff") == 0)
-				o->topts.flow = FLOW_XONXOFF;
-			else if (strcmp(optarg, "rtscts") == 0)
-				o->topts.flow = FLOW_RTSCTS;
-			else {
-				cli_error(CMD_NAME, "--flow: expected none, xonxoff or rtscts, not '%s'",
-				          optarg);
+			if (cli_serial_opt(CMD_NAME, "flow", optarg, &o->topts) < 0)
 				return -1;
-			}
 			break;
 		case ':':
 			cli_error(CMD_NAME, "option %s needs a value", argv[optind - 1]);
