@@ -33,6 +33,9 @@
 #define CFG_BAUD_MIN       50
 #define CFG_BAUD_MAX       4000000
 #define CFG_MAX_KEEP       1000
+#define CFG_MAX_WRITERS    64
+#define CFG_MIN_QUEUE      4096
+#define CFG_MAX_QUEUE      (1ull << 30)
 
 struct cfg_ctx {
 	struct yamlx y;
@@ -58,10 +61,11 @@ enum ckey {
 	CK_IDLE,
 	CK_RECONNECT,
 	CK_SAC,
+	CK_SHARE,
 };
 static const char *const console_keys[] = {
     "name",  "port",    "baud",   "data_bits", "parity",  "stop_bits", "flow",      "realtime", "labels",
-    "rules", "control", "policy", "capture",   "log_dir", "idle",      "reconnect", "sac",
+    "rules", "control", "policy", "capture",   "log_dir", "idle",      "reconnect", "sac",      "share",
 };
 
 static const char *const parity_names[] = {"none", "even", "odd", "mark", "space"};
@@ -421,6 +425,177 @@ static int parse_reconnect(struct cfg_ctx *c, const yaml_node_t *n, struct conso
 	return rc;
 }
 
+/* "4K", "1M", "1G", or bytes: how a limit is shown. */
+static void fmt_size(uint64_t v, char *out, size_t outsz)
+{
+	static const char units[] = "KMGT";
+	unsigned i = 0;
+	while (v && v % 1024 == 0 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	if (i)
+		snprintf(out, outsz, "%llu%c", (unsigned long long)v, units[i - 1]);
+	else
+		snprintf(out, outsz, "%llu", (unsigned long long)v);
+}
+
+/* A size within [min, max] (config_parse_size's spellings). */
+static int get_size(struct cfg_ctx *c, const yaml_node_t *n, const char *what, uint64_t min, uint64_t max,
+                    const char *example, uint64_t *out)
+{
+	const char *sv = yx_sval(n);
+	uint64_t sz;
+	if (!sv) {
+		yx_error(&c->y, n, "%s must be a size, not %s", what, yx_type_name(n));
+		return -1;
+	}
+	if (config_parse_size(sv, &sz) < 0) {
+		yx_error(&c->y, n, "bad size '%s' for %s (use e.g. %s)", sv, what, example);
+		return -1;
+	}
+	char lim[32];
+	if (sz < min) {
+		fmt_size(min, lim, sizeof(lim));
+		yx_error(&c->y, n, "%s must be at least %s, not %s", what, lim, sv);
+		return -1;
+	}
+	if (sz > max) {
+		fmt_size(max, lim, sizeof(lim));
+		yx_error(&c->y, n, "%s must be at most %s, not %s", what, lim, sv);
+		return -1;
+	}
+	*out = sz;
+	return 0;
+}
+
+/* A file mode as chmod takes it: octal digits ("0660", 660, "0o660"). */
+static int get_mode(struct cfg_ctx *c, const yaml_node_t *n, unsigned *out)
+{
+	const char *sv = yx_sval(n);
+	if (!sv) {
+		yx_error(&c->y, n, "share.mode must be an octal mode such as 0660, not %s", yx_type_name(n));
+		return -1;
+	}
+	const char *p = sv;
+	if (p[0] == '0' && (p[1] == 'o' || p[1] == 'O'))
+		p += 2;
+	unsigned long v = 0;
+	bool ok = *p != '\0';
+	for (; *p && ok; p++) {
+		if (*p < '0' || *p > '7')
+			ok = false;
+		else if ((v = v * 8 + (unsigned long)(*p - '0')) > 07777)
+			break;
+	}
+	if (!ok) {
+		yx_error(&c->y, n, "bad share.mode '%s' (an octal mode such as 0660)", sv);
+		return -1;
+	}
+	if (v > 0777) {
+		yx_error(&c->y, n, "share.mode must be at most 0777, not %s", sv);
+		return -1;
+	}
+	/* connecting to a unix socket needs write permission on it */
+	if (!(v & 0200)) {
+		yx_error(&c->y, n,
+		         "share.mode %s leaves the watcher's own user unable to attach (0600 at least)", sv);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_writers(struct cfg_ctx *c, const yaml_node_t *n, struct share_opts *so)
+{
+	char **v;
+	size_t nv;
+	if (yx_strv(&c->y, n, "share.writers", true, &v, &nv) < 0)
+		return -1;
+	if (nv > CFG_MAX_WRITERS) {
+		yx_error(&c->y, n, "share.writers names too many writers (%zu; at most %d)", nv,
+		         CFG_MAX_WRITERS);
+		yx_free_strv(v, nv);
+		return -1;
+	}
+	for (size_t i = 0; i < nv; i++) {
+		const char *w = v[i];
+		const char *name = strncmp(w, "group:", 6) == 0 ? w + 6 : w;
+		bool ok = *name != '\0' && strlen(name) <= CFG_MAX_NAME;
+		for (const char *q = name; ok && *q; q++)
+			if (*q == ':' || *q == '/' || isspace((unsigned char)*q))
+				ok = false;
+		if (!ok) {
+			const yaml_node_t *item = n->type == YAML_SEQUENCE_NODE
+			                              ? yx_node(&c->y, n->data.sequence.items.start[i])
+			                              : n;
+			yx_error(&c->y, item,
+			         "bad writer '%s' in share.writers (a user name, a uid, or group:NAME)", w);
+			yx_free_strv(v, nv);
+			return -1;
+		}
+	}
+	yx_free_strv(so->writers, so->nwriters);
+	so->writers = v;
+	so->nwriters = nv;
+	return 0;
+}
+
+/* share: {dir, mode, group, writers, replay, queue}, or share: off. */
+static int parse_share(struct cfg_ctx *c, const yaml_node_t *n, struct console_cfg *cc)
+{
+	static const char *const keys[] = {"dir", "mode", "group", "writers", "replay", "queue"};
+	struct share_opts *so = &cc->share;
+	if (n && n->type == YAML_SCALAR_NODE && !yx_is_null(n)) {
+		static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+		for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
+			if (strcasecmp(yx_sval(n), yes[i]) == 0 || strcasecmp(yx_sval(n), no[i]) == 0) {
+				so->off = strcasecmp(yx_sval(n), no[i]) == 0;
+				return 0;
+			}
+		}
+		yx_error(&c->y, n, "share must be a map or off, not '%s'", yx_sval(n));
+		return -1;
+	}
+	if (get_map(c, n, "share", keys, ARRAY_LEN(keys)) < 0)
+		return -1;
+	so->off = false; /* a console that says how to share wants it shared */
+	int rc = 0;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		const char *k = yx_sval(yx_node(&c->y, p->key));
+		yaml_node_t *v = yx_node(&c->y, p->value);
+		char *s;
+		uint64_t sz;
+		if (strcmp(k, "dir") == 0) {
+			if (get_abs_path(c, v, "share.dir", &s) < 0)
+				rc = -1;
+			else
+				set_str(&so->dir, s);
+		} else if (strcmp(k, "mode") == 0) {
+			rc |= get_mode(c, v, &so->mode);
+		} else if (strcmp(k, "group") == 0) {
+			if (get_str(c, v, "share.group", CFG_MAX_NAME, &s) < 0)
+				rc = -1;
+			else
+				set_str(&so->group, s);
+		} else if (strcmp(k, "writers") == 0) {
+			rc |= parse_writers(c, v, so);
+		} else if (strcmp(k, "replay") == 0) {
+			if (get_size(c, v, "share.replay", 0, SHARE_MAX_REPLAY, "4K, 64K, 1M", &sz) < 0)
+				rc = -1;
+			else
+				so->replay = (size_t)sz;
+		} else { /* queue */
+			if (get_size(c, v, "share.queue", CFG_MIN_QUEUE, CFG_MAX_QUEUE, "256K, 1M, 16M",
+			             &sz) < 0)
+				rc = -1;
+			else
+				so->max_queue = (size_t)sz;
+		}
+	}
+	return rc;
+}
+
 static int parse_control(struct cfg_ctx *c, const yaml_node_t *n, struct console_cfg *cc)
 {
 	char *s;
@@ -551,6 +726,8 @@ static int apply_key(struct cfg_ctx *c, enum ckey key, const yaml_node_t *v, str
 		return parse_reconnect(c, v, cc);
 	case CK_SAC:
 		return parse_sac(c, v, cc);
+	case CK_SHARE:
+		return parse_share(c, v, cc);
 	}
 	return -1;
 }
@@ -926,6 +1103,9 @@ void console_cfg_default(struct console_cfg *c)
 	c->reconnect_max_ns = 30 * NS_PER_SEC;
 	c->sac_char_delay_ns = -1; /* the client's default */
 	c->sac_repeat_delay_ns = -1;
+	c->share.mode = 0660;
+	c->share.replay = SHARE_DEFAULT_REPLAY;
+	c->share.max_queue = 1024 * 1024;
 }
 
 void console_cfg_free(struct console_cfg *c)
@@ -941,6 +1121,9 @@ void console_cfg_free(struct console_cfg *c)
 	free(c->control);
 	free((char *)c->capture.dir);
 	free((char *)c->capture.pattern);
+	free(c->share.dir);
+	free(c->share.group);
+	yx_free_strv(c->share.writers, c->share.nwriters);
 	memset(c, 0, sizeof(*c));
 }
 

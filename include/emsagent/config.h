@@ -19,6 +19,8 @@
  *       idle: 250ms
  *       reconnect: {min: 1s, max: 30s}
  *       sac: {char_delay: 2ms, repeat_delay: 1.5s}
+ *       share: {dir: /run/emsagent, mode: "0660", group: ops, writers: [alice, "group:ops"],
+ *               replay: 4K, queue: 1M}      # or share: off
  * Every console key but name and port may also stand in `defaults:`; a
  * console's own value wins (labels and capture merge key by key). The full
  * reference is doc/watch.md.
@@ -33,6 +35,7 @@
 #include "emsagent/action.h"
 #include "emsagent/capture.h"
 #include "emsagent/rules.h"
+#include "emsagent/share.h"
 #include "emsagent/sink.h"
 #include "emsagent/transport.h"
 #include "emsagent/util.h"
@@ -54,6 +57,7 @@ struct console_cfg {
 	int64_t reconnect_max_ns;    /* default 30 s */
 	int64_t sac_char_delay_ns;   /* SAC client typing pace; -1 = its default */
 	int64_t sac_repeat_delay_ns; /* extra wait before a repeated key; -1 = default */
+	struct share_opts share;     /* the attach socket (strings owned by the config) */
 	struct src_loc loc;
 };
 

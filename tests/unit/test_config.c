@@ -285,6 +285,116 @@ static void test_defaults_merge(void **state)
 	diags_free(&d);
 }
 
+/* share: the attach socket of each console (doc/watch.md). */
+static void test_share_keys(void **state)
+{
+	(void)state;
+	struct watch_cfg cfg;
+	struct diags d;
+	/* the defaults when nothing is said */
+	assert_int_equal(load(HEAD "consoles:\n  - {name: a, port: /dev/ttyS0}\n", &cfg, &d), 0);
+	const struct share_opts *so = &cfg.consoles[0].share;
+	assert_null(so->dir); /* share_default_dir() */
+	assert_int_equal(so->mode, 0660);
+	assert_null(so->group);
+	assert_int_equal(so->nwriters, 0);
+	assert_int_equal(so->replay, SHARE_DEFAULT_REPLAY);
+	assert_int_equal(so->max_queue, 1024 * 1024);
+	assert_false(so->off);
+	config_free(&cfg);
+	diags_free(&d);
+
+	const char *yaml =
+	    HEAD "defaults:\n"
+	         "  share:\n"
+	         "    dir: /run/ems\n"
+	         "    mode: \"0640\"\n"
+	         "    group: ops\n"
+	         "    writers: [alice, \"1000\", \"group:wheel\"]\n"
+	         "    replay: 64K\n"
+	         "    queue: 2M\n"
+	         "consoles:\n"
+	         "  - {name: a, port: /dev/ttyS0}\n"
+	         "  - {name: b, port: /dev/ttyS1, share: {mode: 600, writers: bob, replay: 0}}\n"
+	         "  - {name: c, port: /dev/ttyS2, share: off}\n"
+	         "  - {name: d, port: /dev/ttyS3, share: false}\n"
+	         "  - {name: e, port: /dev/ttyS4, share: {mode: 0o660}}\n";
+	assert_int_equal(load(yaml, &cfg, &d), 0);
+	assert_int_equal(cfg.nconsoles, 5);
+	const struct console_cfg *a = &cfg.consoles[0], *b = &cfg.consoles[1];
+	assert_string_equal(a->share.dir, "/run/ems");
+	assert_int_equal(a->share.mode, 0640);
+	assert_string_equal(a->share.group, "ops");
+	assert_int_equal(a->share.nwriters, 3);
+	assert_string_equal(a->share.writers[0], "alice");
+	assert_string_equal(a->share.writers[1], "1000");
+	assert_string_equal(a->share.writers[2], "group:wheel");
+	assert_int_equal(a->share.replay, 64 * 1024);
+	assert_int_equal(a->share.max_queue, 2 * 1024 * 1024);
+	assert_false(a->share.off);
+	/* b: keys merge one by one; writers are replaced whole */
+	assert_string_equal(b->share.dir, "/run/ems");
+	assert_int_equal(b->share.mode, 0600);
+	assert_string_equal(b->share.group, "ops");
+	assert_int_equal(b->share.nwriters, 1);
+	assert_string_equal(b->share.writers[0], "bob");
+	assert_int_equal(b->share.replay, 0);
+	assert_int_equal(b->share.max_queue, 2 * 1024 * 1024);
+	assert_ptr_not_equal(a->share.dir, b->share.dir);
+	assert_true(cfg.consoles[2].share.off);
+	assert_true(cfg.consoles[3].share.off);
+	assert_int_equal(cfg.consoles[4].share.mode, 0660);
+	config_free(&cfg);
+	diags_free(&d);
+
+	/* off in defaults; a console that says how to share turns it back on */
+	assert_int_equal(load(HEAD "defaults: {share: off}\n"
+	                           "consoles:\n"
+	                           "  - {name: a, port: /dev/ttyS0}\n"
+	                           "  - {name: b, port: /dev/ttyS1, share: {replay: 1K}}\n"
+	                           "  - {name: c, port: /dev/ttyS2, share: on}\n",
+	                      &cfg, &d),
+	                 0);
+	assert_true(cfg.consoles[0].share.off);
+	assert_false(cfg.consoles[1].share.off);
+	assert_int_equal(cfg.consoles[1].share.replay, 1024);
+	assert_false(cfg.consoles[2].share.off);
+	config_free(&cfg);
+	diags_free(&d);
+
+#define C1 HEAD "consoles:\n  - name: vm1\n    port: /dev/ttyS0\n"
+	/* line 6: "    share: {...}", the map's first value at col 13 + key */
+	expect_error(C1 "    share: maybe\n", 6, 12, "share must be a map or off, not 'maybe'");
+	expect_error(C1 "    share: [a]\n", 6, 12, "share must be a map, not a list");
+	expect_error(C1 "    share: {writer: x}\n", 6, 13,
+	             "unknown key 'writer' in share (did you mean 'writers'?)");
+	expect_error(C1 "    share: {dir: run}\n", 6, 18, "share.dir must be an absolute path, not 'run'");
+	expect_error(C1 "    share: {mode: \"0999\"}\n", 6, 19,
+	             "bad share.mode '0999' (an octal mode such as 0660)");
+	expect_error(C1 "    share: {mode: rw}\n", 6, 19, "bad share.mode 'rw'");
+	expect_error(C1 "    share: {mode: 1777}\n", 6, 19, "share.mode must be at most 0777, not 1777");
+	expect_error(C1 "    share: {mode: \"0440\"}\n", 6, 19,
+	             "leaves the watcher's own user unable to attach");
+	expect_error(C1 "    share: {mode: [6]}\n", 6, 19,
+	             "share.mode must be an octal mode such as 0660, not a list");
+	expect_error(C1 "    share: {group: \"\"}\n", 6, 20, "share.group must not be empty");
+	expect_error(C1 "    share: {group: [a]}\n", 6, 20, "share.group must be a string, not a list");
+	expect_error(C1 "    share: {writers: {a: b}}\n", 6, 22,
+	             "share.writers must be a string or a list of strings");
+	expect_error(C1 "    share: {writers: [alice, \"group:\"]}\n", 6, 30,
+	             "bad writer 'group:' in share.writers (a user name, a uid, or group:NAME)");
+	expect_error(C1 "    share: {writers: \"a b\"}\n", 6, 22, "bad writer 'a b' in share.writers");
+	expect_error(C1 "    share: {replay: lots}\n", 6, 21, "bad size 'lots' for share.replay");
+	expect_error(C1 "    share: {replay: 2M}\n", 6, 21, "share.replay must be at most 1M, not 2M");
+	expect_error(C1 "    share: {queue: 1K}\n", 6, 20, "share.queue must be at least 4K, not 1K");
+	expect_error(C1 "    share: {queue: 2G}\n", 6, 20, "share.queue must be at most 1G, not 2G");
+	expect_error(C1 "    share: {queue: [1]}\n", 6, 20, "share.queue must be a size, not a list");
+#undef C1
+	/* in defaults, with the defaults' location */
+	expect_error(HEAD "defaults:\n  share: {replay: 9M}\nconsoles:\n  - {name: a, port: /dev/ttyS0}\n", 4,
+	             19, "share.replay must be at most 1M");
+}
+
 static void test_sizes(void **state)
 {
 	(void)state;
@@ -581,6 +691,7 @@ int main(void)
 	    cmocka_unit_test(test_every_key),
 	    cmocka_unit_test(test_console_defaults),
 	    cmocka_unit_test(test_defaults_merge),
+	    cmocka_unit_test(test_share_keys),
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_errors_top),
 	    cmocka_unit_test(test_errors_console),
