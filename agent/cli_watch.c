@@ -6,6 +6,8 @@
  * and swaps them in only when all of it loaded; otherwise the running set
  * stays and an agent.reloaded event says why. SIGHUP also reopens logs.
  * SIGTERM and SIGINT flush captures and sinks and end with status 0.
+ * Every live console is also served on a unix socket for `emsagent attach`
+ * (share.h); a reload rebuilds the consoles, so their clients are told bye.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +21,7 @@
 #include "emsagent/config.h"
 #include "emsagent/console.h"
 #include "emsagent/loop.h"
+#include "emsagent/share.h"
 #include "emsagent/sink.h"
 #include "emsagent/util.h"
 
@@ -50,6 +53,8 @@ struct watch_opts {
 	bool topts_set;
 	int64_t idle_ns;
 	bool check_only;
+	const char *share_dir; /* --share-dir: over every console's share.dir */
+	bool no_share;
 };
 
 struct watch {
@@ -59,6 +64,7 @@ struct watch {
 	struct packs packs;
 	struct sinks *sinks;
 	struct console **consoles;
+	struct share **shares; /* one per console, NULL where not shared */
 	size_t nconsoles;
 	size_t unfinished;
 	bool any_replay_only;
@@ -196,6 +202,12 @@ static int cfg_apply_opts(struct watch_cfg *cfg, const struct watch_opts *o)
 			c->policy.allow_dump = true;
 		if (o->allow_restart)
 			c->policy.allow_restart = true;
+		if (o->no_share)
+			c->share.off = true;
+		if (o->share_dir) {
+			free(c->share.dir);
+			c->share.dir = xstrdup(o->share_dir);
+		}
 		if (o->log_dir && !c->capture_on) {
 			/* The config owns (and frees) these strings. */
 			c->capture_on = true;
@@ -261,18 +273,30 @@ static void on_console_finished(void *ctx)
 		loop_stop(w->loop, 0);
 }
 
-static void stop_consoles(struct watch *w)
+/* Shares go first: they observe their consoles and say bye to clients. */
+static void stop_consoles(struct watch *w, const char *why)
 {
 	for (size_t i = 0; i < w->nconsoles; i++)
+		share_free(w->shares[i], why);
+	for (size_t i = 0; i < w->nconsoles; i++)
 		console_free(w->consoles[i]);
+	free(w->shares);
 	free(w->consoles);
+	w->shares = NULL;
 	w->consoles = NULL;
 	w->nconsoles = 0;
+}
+
+/* Replay inputs have nobody to type to and nothing live to show. */
+static bool is_replay_port(const char *port)
+{
+	return strcmp(port, "-") == 0 || strncmp(port, "file:", 5) == 0;
 }
 
 static int start_consoles(struct watch *w)
 {
 	w->consoles = xcalloc(w->cfg.nconsoles ? w->cfg.nconsoles : 1, sizeof(*w->consoles));
+	w->shares = xcalloc(w->cfg.nconsoles ? w->cfg.nconsoles : 1, sizeof(*w->shares));
 	w->unfinished = 0;
 	bool all_replay = w->cfg.nconsoles > 0;
 	for (size_t i = 0; i < w->cfg.nconsoles; i++) {
@@ -282,12 +306,20 @@ static int start_consoles(struct watch *w)
 		struct console *c = console_new(w->loop, cc, &pk->rs, pk->db, w->sinks, err, sizeof(err));
 		if (!c) {
 			cli_error("watch", "%s: %s", cc->name, err);
-			stop_consoles(w);
+			stop_consoles(w, NULL);
 			return -1;
 		}
 		w->consoles[w->nconsoles++] = c;
+		if (!cc->share.off && !is_replay_port(cc->port)) {
+			w->shares[w->nconsoles - 1] = share_new(w->loop, c, &cc->share, err, sizeof(err));
+			if (!w->shares[w->nconsoles - 1]) {
+				cli_error("watch", "%s: %s", cc->name, err);
+				stop_consoles(w, NULL);
+				return -1;
+			}
+		}
 		console_on_finished(c, on_console_finished, w);
-		if (strcmp(cc->port, "-") == 0 || strncmp(cc->port, "file:", 5) == 0)
+		if (is_replay_port(cc->port))
 			w->unfinished++;
 		else
 			all_replay = false;
@@ -349,7 +381,7 @@ static void reload(struct watch *w)
 		w->packs = np;
 	} else {
 		/* A new configuration: consoles are rebuilt (ports reopened). */
-		stop_consoles(w);
+		stop_consoles(w, "the watcher is reloading its configuration");
 		packs_free(&w->packs);
 		config_free(&w->cfg);
 		sinks_free(w->sinks);
@@ -400,6 +432,9 @@ static void watch_usage(FILE *out)
 	        "      --baud N         serial settings for PORTs: also --data-bits, --parity,\n"
 	        "                       --stop-bits, --flow none|xonxoff|rtscts (default 115200 8N1)\n"
 	        "      --idle DURATION  offer an unterminated line (a prompt) after this quiet time\n"
+	        "      --share-dir DIR  serve each console for `emsagent attach` on DIR/NAME.sock\n"
+	        "                       (default: %s)\n"
+	        "      --no-share       serve no console on a socket\n"
 	        "      --check          load the configuration and rules, report, and exit\n"
 	        "      --color WHEN     auto|always|never\n"
 	        "  -h, --help           this text\n\n"
@@ -408,7 +443,7 @@ static void watch_usage(FILE *out)
 	        "Signals: HUP reloads the configuration and rules (kept when the new ones have\n"
 	        "errors) and reopens logs; TERM and INT flush and exit.\n"
 	        "exit status: 0 stopped by a signal or all replay inputs ended, 2 usage or setup error\n",
-	        cli_default_rules());
+	        cli_default_rules(), share_default_dir());
 }
 
 enum {
@@ -424,6 +459,8 @@ enum {
 	OPT_IDLE,
 	OPT_CHECK,
 	OPT_COLOR,
+	OPT_SHARE_DIR,
+	OPT_NO_SHARE,
 };
 
 static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
@@ -543,6 +580,16 @@ static int parse_opt(struct watch_opts *o, int c, const char *arg)
 	case OPT_CHECK:
 		o->check_only = true;
 		return 0;
+	case OPT_SHARE_DIR:
+		if (arg[0] != '/') {
+			cli_error("watch", "--share-dir: give an absolute path, not '%s'", arg);
+			return -1;
+		}
+		o->share_dir = arg;
+		return 0;
+	case OPT_NO_SHARE:
+		o->no_share = true;
+		return 0;
 	case OPT_COLOR:
 		if (strcmp(arg, "always") == 0)
 			o->color = 1;
@@ -590,6 +637,8 @@ int cli_watch(int argc, char **argv)
 	    {"idle", required_argument, NULL, OPT_IDLE},
 	    {"check", no_argument, NULL, OPT_CHECK},
 	    {"color", required_argument, NULL, OPT_COLOR},
+	    {"share-dir", required_argument, NULL, OPT_SHARE_DIR},
+	    {"no-share", no_argument, NULL, OPT_NO_SHARE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -675,7 +724,7 @@ int cli_watch(int argc, char **argv)
 	if (start_consoles(&w) < 0)
 		goto out_loop;
 	status = loop_run(w.loop);
-	stop_consoles(&w);
+	stop_consoles(&w, "the watcher is stopping");
 	sinks_flush(w.sinks);
 out_loop:
 	loop_free(w.loop);
