@@ -51,6 +51,9 @@ if [ ! -f "$DATA" ] || [ "$(stat -c %s "$DATA")" -ne "$DATA_SIZE" ]; then
 fi
 
 T=$(mktemp -d /tmp/emsagent-bench-live.XXXXXX) || exit 1
+# The consoles' attach sockets live with the rest of the run, not in
+# /run/emsagent where a real watcher or a parallel run may serve the same names.
+export EMSAGENT_SHARE_DIR="$T/share"
 PIDS=()
 cleanup() {
 	local p

@@ -62,6 +62,9 @@ if [ ! -x "$QMP" ] || [ "$HERE/guest/qmp.c" -nt "$QMP" ]; then
 fi
 
 T=$(mktemp -d /tmp/emsagent-qemu.XXXXXX) || exit 1
+# The consoles' attach sockets live with the rest of the run, not in
+# /run/emsagent where a real watcher or a parallel run may serve the same names.
+export EMSAGENT_SHARE_DIR="$T/share"
 QPID='' AGENT='' QSOCK=''
 
 now_ms() {

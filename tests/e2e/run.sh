@@ -39,6 +39,9 @@ if [ ! -x "$PEER" ] || [ "$HERE/peer.c" -nt "$PEER" ]; then
 fi
 
 T=$(mktemp -d /tmp/emsagent-e2e.XXXXXX) || exit 1
+# The consoles' attach sockets live with the rest of the run, not in
+# /run/emsagent where a real watcher or a parallel run may serve the same names.
+export EMSAGENT_SHARE_DIR="$T/share"
 PIDS=()
 AGENT=
 
