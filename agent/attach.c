@@ -439,7 +439,9 @@ static void schedule(struct attach *a)
 	int64_t d = INT64_MAX;
 	if (queued(a) && a->next_send < d)
 		d = a->next_send;
-	if ((a->npending || a->dropped) && !a->col0) {
+	/* Not between lines: mid-line, or a line end inside an escape
+	 * sequence (a console gone quiet there must not hold notices back). */
+	if ((a->npending || a->dropped) && !(a->col0 && a->esc == 0)) {
 		int64_t t = a->last_console + MIDLINE_QUIET_NS;
 		if (t < d)
 			d = t;
@@ -456,7 +458,8 @@ void attach_tick(struct attach *a, int64_t now)
 {
 	a->deadline = INT64_MAX;
 	pump(a, now);
-	if ((a->npending || a->dropped) && !a->col0 && now >= a->last_console + MIDLINE_QUIET_NS)
+	if ((a->npending || a->dropped) && !(a->col0 && a->esc == 0) &&
+	    now >= a->last_console + MIDLINE_QUIET_NS)
 		flush_midline(a);
 	if (a->quit_at && now >= a->quit_at) {
 		a->quit_at = 0;
