@@ -1362,18 +1362,23 @@ static void test_open_errors(void **state)
 	assert_contains(err, "events");
 	assert_contains(err, bad);
 
-	/* `l` that cannot open says why and logs nothing */
-	char cwd[4096];
+	/* `l` that cannot open says why (a working directory that is gone:
+	 * fails even for root) */
+	char cwd[4096], gone[128];
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
-	assert_int_equal(chmod(x->dir, 0500), 0);
-	assert_int_equal(chdir(x->dir), 0);
+	snprintf(gone, sizeof(gone), "%s/gone", x->dir);
+	assert_int_equal(mkdir(gone, 0700), 0);
+	assert_int_equal(chdir(gone), 0);
+	assert_int_equal(rmdir(gone), 0);
 	x->cfg.events_path = NULL;
 	start(x);
 	keys(x, "\x1dl", T0);
 	assert_int_equal(chdir(cwd), 0);
-	assert_int_equal(chmod(x->dir, 0700), 0);
-	if (geteuid() != 0)
-		assert_contains(term(x), "[emsagent] cannot open the log emsagent-vm1-");
+	assert_contains(term(x), "[emsagent] cannot open the log emsagent-vm1-");
+	assert_contains(term(x), strerror(ENOENT));
+	/* and `i` says the log is off */
+	keys(x, "\x1di", T0);
+	assert_contains(term(x), "log off");
 }
 
 /* --- replies ------------------------------------------------------------------------------------ */
