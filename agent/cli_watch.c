@@ -132,24 +132,6 @@ static struct pack *packs_find(struct packs *p, const struct console_cfg *cc)
 
 /* --- configuration from the command line ----------------------------------- */
 
-/* A console name from a port: the last path part or host:port, made safe. */
-static char *name_from_port(const char *port)
-{
-	const char *s = port;
-	const char *colon = strchr(s, ':');
-	if (colon && colon - s < 8 && s[0] != '/')
-		s = colon + 1;
-	const char *slash = strrchr(s, '/');
-	if (slash && slash[1])
-		s = slash + 1;
-	char *n = xstrdup(*s ? s : "console");
-	for (char *q = n; *q; q++)
-		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
-		      *q == '_' || *q == '.' || *q == '-'))
-			*q = '_';
-	return n;
-}
-
 static void cfg_from_args(struct watch_cfg *cfg, const struct watch_opts *o, char **ports, size_t nports)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -159,7 +141,7 @@ static void cfg_from_args(struct watch_cfg *cfg, const struct watch_opts *o, cha
 		struct console_cfg *c = &cfg->consoles[i];
 		console_cfg_default(c);
 		c->port = xstrdup(ports[i]);
-		c->name = i < o->nnames ? xstrdup(o->names[i]) : name_from_port(ports[i]);
+		c->name = i < o->nnames ? xstrdup(o->names[i]) : cli_name_from_port(ports[i]);
 		/* Names are file names and event keys: keep them unique. */
 		for (size_t k = 0; k < i; k++) {
 			if (strcmp(cfg->consoles[k].name, c->name) == 0) {
@@ -463,17 +445,6 @@ enum {
 	OPT_NO_SHARE,
 };
 
-static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 static int parse_opt(struct watch_opts *o, int c, const char *arg)
 {
 	switch (c) {
@@ -530,48 +501,18 @@ static int parse_opt(struct watch_opts *o, int c, const char *arg)
 		return 0;
 	}
 	case OPT_BAUD:
-		o->topts_set = true;
-		if (parse_uint(arg, 50, 4000000, &o->topts.baud) == 0)
-			return 0;
-		cli_error("watch", "--baud: expected a rate from 50 to 4000000, not '%s'", arg);
-		return -1;
 	case OPT_DATA_BITS:
-		o->topts_set = true;
-		if (parse_uint(arg, 5, 8, &o->topts.data_bits) == 0)
-			return 0;
-		cli_error("watch", "--data-bits: expected 5 to 8, not '%s'", arg);
-		return -1;
 	case OPT_STOP_BITS:
+	case OPT_PARITY:
+	case OPT_FLOW: {
+		static const char *const names[] = {
+		    [OPT_BAUD - OPT_BAUD] = "baud",     [OPT_DATA_BITS - OPT_BAUD] = "data-bits",
+		    [OPT_PARITY - OPT_BAUD] = "parity", [OPT_STOP_BITS - OPT_BAUD] = "stop-bits",
+		    [OPT_FLOW - OPT_BAUD] = "flow",
+		};
 		o->topts_set = true;
-		if (parse_uint(arg, 1, 2, &o->topts.stop_bits) == 0)
-			return 0;
-		cli_error("watch", "--stop-bits: expected 1 or 2, not '%s'", arg);
-		return -1;
-	case OPT_PARITY: {
-		static const char *const names[] = {"none", "even", "odd", "mark", "space"};
-		static const char codes[] = {'n', 'e', 'o', 'm', 's'};
-		o->topts_set = true;
-		for (size_t i = 0; i < ARRAY_LEN(names); i++)
-			if (strcmp(arg, names[i]) == 0) {
-				o->topts.parity = codes[i];
-				return 0;
-			}
-		cli_error("watch", "--parity: expected none, even, odd, mark or space, not '%s'", arg);
-		return -1;
+		return cli_serial_opt("watch", names[c - OPT_BAUD], arg, &o->topts);
 	}
-	case OPT_FLOW:
-		o->topts_set = true;
-		if (strcmp(arg, "none") == 0)
-			o->topts.flow = FLOW_NONE;
-		else if (strcmp(arg, "xonxoff") == 0)
-			o->topts.flow = FLOW_XONXOFF;
-		else if (strcmp(arg, "rtscts") == 0)
-			o->topts.flow = FLOW_RTSCTS;
-		else {
-			cli_error("watch", "--flow: expected none, xonxoff or rtscts, not '%s'", arg);
-			return -1;
-		}
-		return 0;
 	case OPT_IDLE:
 		if (parse_duration(arg, &o->idle_ns) == 0 && o->idle_ns > 0)
 			return 0;

@@ -22,7 +22,7 @@ has "says what is missing" /tmp/watch_cli.err "nothing to watch"
 t "config and ports together" 2 "$E" watch -c $D/good.yaml /dev/ttyS0
 t "unknown option" 2 "$E" watch --frob /dev/ttyS0
 t "bad baud" 2 "$E" watch --baud 12 /dev/ttyS0
-has "bad baud named" /tmp/watch_cli.err "\-\-baud: expected a rate"
+has "bad baud named" /tmp/watch_cli.err "\-\-baud: expected a number from 50 to 4000000"
 t "bad parity" 2 "$E" watch --parity weird /dev/ttyS0
 t "bad allow" 2 "$E" watch --allow reboot /dev/ttyS0
 has "bad allow named" /tmp/watch_cli.err "unknown action 'reboot'"
