@@ -66,6 +66,7 @@ struct attach {
 
 	uint64_t bytes_in, bytes_out;
 	int64_t deadline;
+	bool quitting; /* q was pressed: nothing more goes to the port */
 };
 
 static void schedule(struct attach *a);
@@ -207,11 +208,24 @@ static void notice(struct attach *a, char cls, const char *text)
 
 /* Printable text only: console text reaches notices through titles and
  * captures, and must not move the cursor or change the terminal. */
+static void sanitize_n(char *s, size_t n, bool keep_nl)
+{
+	unsigned char *p = (unsigned char *)s;
+	for (size_t i = 0; i < n; i++) {
+		if ((p[i] < 0x20 && !(keep_nl && p[i] == '\n')) || p[i] == 0x7f)
+			p[i] = '?';
+		/* C1 controls written as UTF-8 (U+0080..U+009F): some
+		 * terminals act on them like ESC sequences. */
+		else if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+			p[i] = p[i + 1] = '?';
+		else if (p[i] >= 0x80 && p[i] <= 0x9f && (i == 0 || p[i - 1] < 0x80))
+			p[i] = '?'; /* a raw 8-bit C1 byte, not inside a UTF-8 sequence */
+	}
+}
+
 static void sanitize(char *s)
 {
-	for (unsigned char *p = (unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	sanitize_n(s, strlen(s), false);
 }
 
 static void vnotice(struct attach *a, char cls, const char *fmt, va_list ap)
@@ -502,6 +516,7 @@ static void cmd_quit(struct attach *a, int64_t now)
 {
 	(void)now;
 	attach_flush_notices(a);
+	a->quitting = true;
 	a->io.quit(a->io.ctx, 0);
 }
 
@@ -683,7 +698,7 @@ void attach_keys(struct attach *a, const void *buf, size_t n, int64_t now)
 {
 	const unsigned char *p = buf;
 	size_t start = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !a->quitting; i++) {
 		unsigned char ch = p[i];
 		switch (a->ks) {
 		case K_NORMAL:
@@ -726,7 +741,7 @@ void attach_keys(struct attach *a, const void *buf, size_t n, int64_t now)
 		/* a command may have quit or changed state; the rest of this
 		 * read is handled in that state */
 	}
-	if (a->ks == K_NORMAL && n > start)
+	if (a->ks == K_NORMAL && n > start && !a->quitting)
 		enqueue(a, p + start, n - start, now);
 	schedule(a);
 }
@@ -779,9 +794,7 @@ static void log_rule_details(struct attach *a, struct json_object *ev)
 		buf_printf(&b, "    line: %s\n", line);
 	/* These lines hold console text: no control bytes into the log's
 	 * readers' terminals either. */
-	for (size_t i = 0; i < b.len; i++)
-		if ((unsigned char)b.data[i] < 0x20 && b.data[i] != '\n')
-			b.data[i] = '?';
+	sanitize_n(b.data, b.len, true);
 	log_write(a, b.data, b.len);
 	buf_free(&b);
 }

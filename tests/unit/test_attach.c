@@ -966,6 +966,32 @@ static void test_notice_sanitized(void **state)
 	assert_contains(s, "dump failed: err?[5m?\r\n");
 }
 
+/* C1 controls (U+0080..U+009F in UTF-8, or raw 8-bit) act like ESC on some
+ * terminals; other UTF-8 text passes. */
+static void test_notice_c1_sanitized(void **state)
+{
+	struct fx *x = *state;
+	start(x);
+	attach_notice(x->a, "a\xc2\x9b"
+	                    "2Jb \x9d"
+	                    "0;t \xc3\xa9t\xc3\xa9");
+	const char *s = term(x);
+	assert_contains(s, "a??2Jb ?0;t \xc3\xa9t\xc3\xa9\r\n");
+	assert_null(memchr(s, 0x9b, x->f.term.len));
+	assert_null(memchr(s, 0x9d, x->f.term.len));
+}
+
+/* What follows q in the same read never reaches the port. */
+static void test_quit_drops_rest_of_read(void **state)
+{
+	struct fx *x = *state;
+	start(x);
+	keys(x, "ab\x1dqcd", T0);
+	assert_int_equal(x->f.nquit, 1);
+	assert_int_equal(x->f.port.len, 2);
+	assert_memory_equal(x->f.port.data, "ab", 2);
+}
+
 static void test_quiet_alerts_events_file(void **state)
 {
 	struct fx *x = *state;
@@ -1532,6 +1558,8 @@ int main(void)
 	    T(test_notice_midline_quiet_redraws),
 	    T(test_rule_notice),
 	    T(test_notice_sanitized),
+	    T(test_notice_c1_sanitized),
+	    T(test_quit_drops_rest_of_read),
 	    T(test_quiet_alerts_events_file),
 	    T(test_color),
 	    T(test_no_color),
