@@ -13,19 +13,17 @@
  * the reason is printed after it.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "attach_session.h"
 #include "emsagent/attach.h"
 #include "emsagent/cli.h"
 #include "emsagent/clock.h"
@@ -39,60 +37,9 @@
 #include "emsagent/transport.h"
 #include "emsagent/util.h"
 
-#define CMD          "attach"
-#define STDIN_CHUNK  4096
-#define MAX_REQUESTS 32
-
-struct attach_opts {
-	int escape;
-	bool listen_only, rw, quiet, timestamps, reconnect, keys;
-	int color; /* -1 auto */
-	int64_t char_delay, line_delay, linger;
-	const char *log, *events, *control, *share_dir, *name;
-	const char **rules;
-	size_t nrules;
-	struct kv *labels;
-	size_t nlabels;
-	struct transport_opts topts;
-	size_t replay;
-};
-
-struct session {
-	struct loop *loop;
-	struct attach_opts *o;
-	struct attach *a;
-	int status;
-	char fatal[512]; /* printed after the terminal is back */
-	bool stdin_on, stdin_polled, stdin_eof;
-	uint64_t stdin_timer, attach_timer;
-	bool raw;
-	bool closing; /* answers that come now are not shown */
-
-	/* local: a console of our own */
-	struct console *con;
-	struct console_cfg ccfg;
-	struct ruleset rs;
-	struct match_db *db;
-	struct sinks *sinks;
-	bool ever_connected;
-
-	/* remote: the watcher's socket */
-	int fd;
-	char *sock_path;
-	struct share_rx rx;
-	struct buf outq;
-	bool hello_done;
-	struct {
-		unsigned id;
-		char op[16];
-	} reqs[MAX_REQUESTS];
-	unsigned next_id;
-	char machine[160];
-};
-
-static void session_quit(struct session *s, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void session_quit(struct session *s, int status, const char *fmt, ...)
+#define CMD         ATTACH_CMD
+#define STDIN_CHUNK 4096
+void session_quit(struct session *s, int status, const char *fmt, ...)
 {
 	if (fmt && !s->fatal[0]) {
 		va_list ap;
@@ -203,368 +150,6 @@ static void start_stdin(struct session *s)
 		return;
 	}
 	s->stdin_on = rc == 0;
-}
-
-/* --- local: a console of our own ------------------------------------------------ */
-
-static int local_write(void *ctx, const void *buf, size_t n)
-{
-	struct session *s = ctx;
-	return console_write(s->con, buf, n);
-}
-
-struct local_req {
-	struct session *s;
-	char op[16];
-};
-
-static void local_req_done(void *ctx, bool ok, const char *reason, const char *output, size_t len)
-{
-	(void)len;
-	struct local_req *r = ctx;
-	if (!r->s->closing)
-		attach_reply(r->s->a, r->op, ok, reason, output, NULL);
-	free(r);
-}
-
-static int local_request(void *ctx, const char *op, const char *arg, char *err, size_t errsz)
-{
-	struct session *s = ctx;
-	if (strcmp(op, "status") == 0) {
-		struct json_object *st = console_status(s->con);
-		attach_reply(s->a, op, true, NULL, NULL, st);
-		json_object_put(st);
-		return 0;
-	}
-	if (strcmp(op, "break") == 0) {
-		int rc = console_break(s->con, 250);
-		if (rc == -ENOTSUP)
-			errbuf_set(err, errsz, "this port (%s) has no BREAK", s->ccfg.port);
-		else if (rc < 0)
-			errbuf_set(err, errsz, "%s", strerror(-rc));
-		else
-			attach_reply(s->a, op, true, NULL, NULL, NULL);
-		return rc < 0 ? -1 : 0;
-	}
-	enum console_op cop;
-	if (console_op_parse(op, &cop) < 0) {
-		errbuf_set(err, errsz, "unknown request");
-		return -1;
-	}
-	struct local_req *r = xcalloc(1, sizeof(*r));
-	r->s = s;
-	snprintf(r->op, sizeof(r->op), "%s", op);
-	if (console_request(s->con, cop, arg, local_req_done, r, err, errsz) < 0) {
-		free(r);
-		return -1;
-	}
-	return 0;
-}
-
-static void local_bytes(void *ctx, const void *buf, size_t n)
-{
-	struct session *s = ctx;
-	if (s->a)
-		attach_console(s->a, buf, n, loop_now(s->loop));
-}
-
-static void local_event(void *ctx, const struct event *ev)
-{
-	struct session *s = ctx;
-	if (ev->kind == EV_CONSOLE_CONNECTED)
-		s->ever_connected = true;
-	if (ev->kind == EV_CONSOLE_DISCONNECTED && !s->o->reconnect) {
-		if (!s->ever_connected)
-			session_quit(s, EXIT_USAGE, "cannot open %s: %s", s->ccfg.port,
-			             ev->reason ? ev->reason : "unknown error");
-		else
-			session_quit(s, 1, "the port went away: %s",
-			             ev->reason ? ev->reason : "unknown error");
-		return;
-	}
-	if (!s->a)
-		return;
-	struct json_object *o = event_to_json(ev);
-	attach_event(s->a, o, loop_now(s->loop));
-	json_object_put(o);
-}
-
-static int local_setup(struct session *s, const char *port)
-{
-	struct attach_opts *o = s->o;
-	console_cfg_default(&s->ccfg);
-	s->ccfg.port = xstrdup(port);
-	s->ccfg.name = o->name ? xstrdup(o->name) : cli_name_from_port(port);
-	s->ccfg.topts = o->topts;
-	s->ccfg.control = o->control ? xstrdup(o->control) : NULL;
-	/* A person is at the keyboard: rules report, they do not act. */
-	s->ccfg.policy.allow_dump = s->ccfg.policy.allow_restart = false;
-	s->ccfg.policy.allow_exec = s->ccfg.policy.allow_send = false;
-	s->ccfg.labels = xcalloc(o->nlabels ? o->nlabels : 1, sizeof(*s->ccfg.labels));
-	for (size_t i = 0; i < o->nlabels; i++) {
-		s->ccfg.labels[i].key = xstrdup(o->labels[i].key);
-		s->ccfg.labels[i].value = xstrdup(o->labels[i].value);
-	}
-	s->ccfg.nlabels = o->nlabels;
-	const char *def = cli_default_rules();
-	const char *const *paths = o->nrules ? o->rules : &def;
-	if (cli_load_rules(paths, o->nrules ? o->nrules : 1, &s->rs, &s->db, false) < 0)
-		return -1;
-	s->sinks = sinks_new();
-	char err[320];
-	s->con = console_new(s->loop, &s->ccfg, &s->rs, s->db, s->sinks, err, sizeof(err));
-	if (!s->con) {
-		cli_error(CMD, "%s", err);
-		return -1;
-	}
-	console_observe(s->con, local_bytes, local_event, s);
-	/* The machine as the user knows it: its --name, else the port. */
-	snprintf(s->machine, sizeof(s->machine), "%s%s%s%s", o->name ? o->name : port,
-	         o->control ? " via " : "", o->control ? o->control : "", "");
-	/* Open now, before the terminal changes: a port that cannot be
-	 * opened is a plain error on a normal terminal. */
-	console_start(s->con);
-	if (s->fatal[0]) {
-		cli_error(CMD, "%s", s->fatal);
-		s->fatal[0] = '\0';
-		return -1;
-	}
-	return 0;
-}
-
-static void local_free(struct session *s)
-{
-	s->closing = true;
-	console_free(s->con);
-	sinks_free(s->sinks);
-	if (s->db) {
-		match_db_free(s->db);
-		rules_free(&s->rs);
-	}
-	console_cfg_free(&s->ccfg);
-}
-
-/* --- remote: through the watcher ----------------------------------------------- */
-
-static void remote_flush(struct session *s)
-{
-	while (s->outq.len) {
-		ssize_t w = send(s->fd, s->outq.data, s->outq.len, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (w < 0) {
-			session_quit(s, 1, "the watcher went away: %s", strerror(errno));
-			return;
-		}
-		memmove(s->outq.data, s->outq.data + w, s->outq.len - (size_t)w);
-		s->outq.len -= (size_t)w;
-	}
-	loop_mod_fd(s->loop, s->fd, LOOP_IN | (s->outq.len ? LOOP_OUT : 0));
-}
-
-static void remote_send(struct session *s, char type, const void *p, size_t n)
-{
-	while (n > 0 || type != SHARE_C_INPUT) {
-		size_t take = n > SHARE_MAX_FRAME ? SHARE_MAX_FRAME : n;
-		share_put(&s->outq, type, p, take);
-		p = (const char *)p + take;
-		n -= take;
-		if (type != SHARE_C_INPUT || n == 0)
-			break;
-	}
-	remote_flush(s);
-}
-
-static int remote_write(void *ctx, const void *buf, size_t n)
-{
-	struct session *s = ctx;
-	if (s->outq.len > ATTACH_QUEUE_MAX)
-		return -EAGAIN;
-	remote_send(s, SHARE_C_INPUT, buf, n);
-	return 0;
-}
-
-static int remote_request(void *ctx, const char *op, const char *arg, char *err, size_t errsz)
-{
-	struct session *s = ctx;
-	size_t slot = MAX_REQUESTS;
-	for (size_t i = 0; i < MAX_REQUESTS && slot == MAX_REQUESTS; i++)
-		if (!s->reqs[i].id)
-			slot = i;
-	if (slot == MAX_REQUESTS) {
-		errbuf_set(err, errsz, "too many requests waiting for the watcher");
-		return -1;
-	}
-	s->reqs[slot].id = ++s->next_id;
-	snprintf(s->reqs[slot].op, sizeof(s->reqs[slot].op), "%s", op);
-	struct json_object *q = json_object_new_object();
-	json_object_object_add(q, "id", json_object_new_int64(s->reqs[slot].id));
-	json_object_object_add(q, "op", json_object_new_string(op));
-	if (arg)
-		json_object_object_add(q, "arg", json_object_new_string(arg));
-	const char *js = json_object_to_json_string_ext(q, JSON_C_TO_STRING_PLAIN);
-	remote_send(s, SHARE_C_REQUEST, js, strlen(js));
-	json_object_put(q);
-	return 0;
-}
-
-static const char *jget(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static bool jbool(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-	return o && json_object_object_get_ex(o, k, &v) && json_object_get_boolean(v);
-}
-
-static void on_hello(struct session *s, struct json_object *h)
-{
-	s->hello_done = true;
-	bool rw = jbool(h, "rw");
-	if (s->o->rw && !rw) {
-		const char *why = jget(h, "rw_refused");
-		session_quit(s, EXIT_USAGE, "the watcher refused --rw on %s: %s", s->sock_path,
-		             why ? why : "no reason given");
-		return;
-	}
-	const char *name = jget(h, "console"), *port = jget(h, "port");
-	snprintf(s->machine, sizeof(s->machine), "%s (through the watcher)", name ? name : "?");
-	char esc[32];
-	attach_escape_name(s->o->escape, esc, sizeof(esc));
-	attach_notice(s->a, "attached to %s (%s) through the watcher, %s; %s ? for help, %s q quits",
-	              name ? name : "?", port ? port : "?", rw ? "read-write" : "read-only (--rw to type)",
-	              esc, esc);
-}
-
-static void on_frame(void *ctx, char type, const uint8_t *p, size_t len)
-{
-	struct session *s = ctx;
-	int64_t now = loop_now(s->loop);
-	if (type == SHARE_S_DATA) {
-		attach_console(s->a, p, len, now);
-		return;
-	}
-	struct json_object *j = json_tokener_parse((const char *)p);
-	if (!j) {
-		session_quit(s, 1, "the watcher sent a malformed '%c' frame", type);
-		return;
-	}
-	switch (type) {
-	case SHARE_S_HELLO:
-		on_hello(s, j);
-		break;
-	case SHARE_S_EVENT:
-		attach_event(s->a, j, now);
-		break;
-	case SHARE_S_REPLY: {
-		struct json_object *v;
-		unsigned id = json_object_object_get_ex(j, "id", &v) ? (unsigned)json_object_get_int64(v) : 0;
-		const char *op = NULL;
-		for (size_t i = 0; i < MAX_REQUESTS && id; i++)
-			if (s->reqs[i].id == id) {
-				s->reqs[i].id = 0;
-				op = s->reqs[i].op;
-			}
-		struct json_object *st = NULL;
-		json_object_object_get_ex(j, "status", &st);
-		if (op)
-			attach_reply(s->a, op, jbool(j, "ok"), jget(j, "reason"), jget(j, "output"), st);
-		else if (!jbool(j, "ok"))
-			attach_notice(s->a, "the watcher: %s",
-			              jget(j, "reason") ? jget(j, "reason") : "refused");
-		break;
-	}
-	case SHARE_S_SKIPPED: {
-		struct json_object *v;
-		long long bytes =
-		    json_object_object_get_ex(j, "bytes", &v) ? (long long)json_object_get_int64(v) : 0;
-		attach_notice(s->a, "this terminal fell behind: %lld bytes of console output were skipped",
-		              bytes);
-		break;
-	}
-	case SHARE_S_BYE:
-		attach_flush_notices(s->a);
-		session_quit(s, 1, "the watcher closed %s: %s", s->sock_path,
-		             jget(j, "reason") ? jget(j, "reason") : "no reason given");
-		break;
-	default:
-		break; /* newer frames are not ours to understand */
-	}
-	json_object_put(j);
-}
-
-static void on_remote(struct loop *l, int fd, unsigned events, void *ctx)
-{
-	(void)l;
-	struct session *s = ctx;
-	if (events & LOOP_OUT)
-		remote_flush(s);
-	if (!(events & (LOOP_IN | LOOP_HUP | LOOP_ERR)))
-		return;
-	uint8_t buf[65536];
-	ssize_t n = recv(fd, buf, sizeof(buf), 0);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n <= 0) {
-		session_quit(s, 1, "the watcher went away (%s)",
-		             n == 0 ? "connection closed" : strerror(errno));
-		return;
-	}
-	char err[160];
-	if (share_rx_feed(&s->rx, buf, (size_t)n, on_frame, s, err, sizeof(err)) < 0)
-		session_quit(s, 1, "the watcher: %s", err);
-}
-
-static int remote_setup(struct session *s, const char *path)
-{
-	s->sock_path = xstrdup(path);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		cli_error(CMD, "%s: the socket path is too long", path);
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s->fd < 0 || connect(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-		cli_error(CMD, "cannot reach the watcher at %s: %s%s", path, strerror(e),
-		          e == ECONNREFUSED ? " (no watcher is running for it)"
-		          : e == EACCES     ? " (the socket's permissions do not let you in)"
-		                            : "");
-		return -1;
-	}
-	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
-	share_rx_init(&s->rx);
-	if (loop_add_fd(s->loop, s->fd, LOOP_IN, on_remote, s) < 0) {
-		cli_error(CMD, "cannot watch the watcher's socket");
-		return -1;
-	}
-	struct json_object *h = json_object_new_object();
-	json_object_object_add(h, "proto", json_object_new_int(SHARE_PROTO));
-	json_object_object_add(h, "rw", json_object_new_boolean(s->o->rw));
-	json_object_object_add(h, "replay", json_object_new_int64((int64_t)s->o->replay));
-	const char *js = json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN);
-	remote_send(s, SHARE_C_HELLO, js, strlen(js));
-	json_object_put(h);
-	return 0;
-}
-
-static void remote_free(struct session *s)
-{
-	if (s->fd > 0) {
-		loop_del_fd(s->loop, s->fd);
-		close(s->fd);
-	}
-	share_rx_free(&s->rx);
-	buf_free(&s->outq);
-	free(s->sock_path);
 }
 
 /* --- what the argument names ------------------------------------------------------ */
@@ -881,7 +466,8 @@ int cli_attach(int argc, char **argv)
 	                         : o.color == 1;
 	if (getenv("NO_COLOR") && getenv("NO_COLOR")[0] && o.color < 0)
 		color = false;
-	if (sock ? remote_setup(&s, sock) < 0 : local_setup(&s, port_dev ? port_dev : target) < 0)
+	if (sock ? session_remote_setup(&s, sock) < 0
+	         : session_local_setup(&s, port_dev ? port_dev : target) < 0)
 		goto out;
 	struct attach_cfg acfg = {
 	    .name = sock ? target : s.ccfg.name,
@@ -899,8 +485,8 @@ int cli_attach(int argc, char **argv)
 	};
 	struct attach_io io = {
 	    .ctx = &s,
-	    .port_write = sock ? remote_write : local_write,
-	    .request = sock ? remote_request : local_request,
+	    .port_write = sock ? session_remote_write : session_local_write,
+	    .request = sock ? session_remote_request : session_local_request,
 	    .out = io_out,
 	    .set_timer = io_set_timer,
 	    .quit = io_quit,
@@ -939,9 +525,9 @@ out:
 			status = s.status ? s.status : 1;
 	}
 	if (sock)
-		remote_free(&s);
+		session_remote_free(&s);
 	else
-		local_free(&s);
+		session_local_free(&s);
 	attach_free(s.a);
 	if (s.stdin_on)
 		loop_del_fd(s.loop, STDIN_FILENO);
