@@ -2,7 +2,7 @@
  * attach.c — keys, console bytes and events for the engineer at the COM
  * port; see attach.h for what it owns and borrows.
  */
-#include "emsagent/attach.h"
+#include "attach_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,58 +17,6 @@
 
 #include "emsagent/clock.h"
 #include "emsagent/util.h"
-
-#define NOTICE_MAX       320          /* bytes of one notice line */
-#define NOTICES_MAX      64           /* queued while the console is mid-line */
-#define PARTIAL_MAX      256          /* a half-drawn line kept for redrawing */
-#define MIDLINE_QUIET_NS (NS_PER_SEC) /* a prompt this quiet gets notices under it */
-#define RETRY_NS         (10 * NS_PER_MS)
-
-enum kstate { K_NORMAL, K_ESC, K_ASK_YN, K_ASK_SYSRQ };
-
-/* Colour classes of notices. */
-enum ncls { N_INFO = 'i', N_GOOD = 'g', N_WARN = 'w', N_BAD = 'b', N_ASK = 'a' };
-
-struct attach {
-	struct attach_cfg cfg;
-	struct attach_io io;
-	enum kstate ks;
-	const char *ask_op; /* the dangerous request a y/N question is about */
-
-	/* typed bytes on their way to the port, paced */
-	struct buf q;
-	size_t qhead;
-	int64_t next_send;
-	int last_err;
-	bool eof;
-	int64_t linger_ns, quit_at;
-	bool warned_listen;
-
-	/* the screen */
-	bool col0;      /* the console's last byte ended a line */
-	int esc;        /* inside an escape sequence: 0 no, 1 after ESC, 2 CSI, 3 OSC/DCS, 4 OSC after ESC */
-	unsigned esc_n; /* its length so far (bounded) */
-	char partial[PARTIAL_MAX];
-	size_t npartial;
-	bool partial_ok;
-	int64_t last_console;
-	bool timestamps;
-
-	/* notices waiting for the end of a console line: "C text\0" each */
-	struct buf pending;
-	unsigned npending, dropped;
-
-	/* the log and the events file */
-	int log_fd;
-	char *log_path;
-	bool log_col0;
-	FILE *events;
-
-	uint64_t bytes_in, bytes_out;
-	int64_t deadline;
-	bool quitting; /* q was pressed: nothing more goes to the port */
-};
-
 static void schedule(struct attach *a);
 
 /* --- output ---------------------------------------------------------------- */
@@ -84,7 +32,7 @@ static void outs(struct attach *a, const char *s)
 	out(a, s, strlen(s));
 }
 
-static void log_write(struct attach *a, const void *buf, size_t n)
+void attach_log_write(struct attach *a, const void *buf, size_t n)
 {
 	if (a->log_fd < 0 || n == 0)
 		return;
@@ -164,7 +112,7 @@ static void log_notice(struct attach *a, const char *text)
 		buf_append(&b, ts, strlen(ts));
 	}
 	buf_printf(&b, "[emsagent] %s\n", text);
-	log_write(a, b.data, b.len);
+	attach_log_write(a, b.data, b.len);
 	buf_free(&b);
 	a->log_col0 = true;
 }
@@ -208,7 +156,7 @@ static void notice(struct attach *a, char cls, const char *text)
 
 /* Printable text only: console text reaches notices through titles and
  * captures, and must not move the cursor or change the terminal. */
-static void sanitize_n(char *s, size_t n, bool keep_nl)
+void attach_sanitize(char *s, size_t n, bool keep_nl)
 {
 	unsigned char *p = (unsigned char *)s;
 	for (size_t i = 0; i < n; i++) {
@@ -225,7 +173,7 @@ static void sanitize_n(char *s, size_t n, bool keep_nl)
 
 static void sanitize(char *s)
 {
-	sanitize_n(s, strlen(s), false);
+	attach_sanitize(s, strlen(s), false);
 }
 
 static void vnotice(struct attach *a, char cls, const char *fmt, va_list ap)
@@ -244,8 +192,7 @@ void attach_notice(struct attach *a, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void note(struct attach *a, char cls, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void note(struct attach *a, char cls, const char *fmt, ...)
+void attach_note(struct attach *a, char cls, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -304,7 +251,7 @@ void attach_console(struct attach *a, const void *buf, size_t n, int64_t now)
 	/* The log gets the bytes as they came, a stamp at each line start. */
 	if (a->log_fd >= 0) {
 		if (!a->timestamps) {
-			log_write(a, p, n);
+			attach_log_write(a, p, n);
 			if (n)
 				a->log_col0 = p[n - 1] == '\n';
 		} else {
@@ -313,11 +260,11 @@ void attach_console(struct attach *a, const void *buf, size_t n, int64_t now)
 				if (a->log_col0) {
 					char ts[64];
 					stamp(ts, sizeof(ts), true);
-					log_write(a, ts, strlen(ts));
+					attach_log_write(a, ts, strlen(ts));
 				}
 				const char *nl = memchr(p + i, '\n', n - i);
 				size_t end = nl ? (size_t)(nl - p) + 1 : n;
-				log_write(a, p + i, end - i);
+				attach_log_write(a, p + i, end - i);
 				a->log_col0 = nl != NULL;
 				i = end;
 			}
@@ -398,8 +345,9 @@ static void pump(struct attach *a, int64_t now)
 		}
 		if (rc < 0) {
 			if (rc != a->last_err)
-				note(a, N_BAD, "cannot write to the port: %s (%zu typed bytes dropped)",
-				     strerror(-rc), queued(a));
+				attach_note(a, N_BAD,
+				            "cannot write to the port: %s (%zu typed bytes dropped)",
+				            strerror(-rc), queued(a));
 			a->last_err = rc;
 			a->qhead = a->q.len;
 			break;
@@ -432,13 +380,13 @@ static void enqueue(struct attach *a, const void *buf, size_t n, int64_t now)
 		if (!a->warned_listen) {
 			char esc[32];
 			attach_escape_name(a->cfg.escape, esc, sizeof(esc));
-			note(a, N_WARN, "listen-only: what you type is not sent (%s q quits)", esc);
+			attach_note(a, N_WARN, "listen-only: what you type is not sent (%s q quits)", esc);
 			a->warned_listen = true;
 		}
 		return;
 	}
 	if (queued(a) + n > ATTACH_QUEUE_MAX) {
-		note(a, N_BAD, "input queue full: %zu bytes dropped", n);
+		attach_note(a, N_BAD, "input queue full: %zu bytes dropped", n);
 		return;
 	}
 	buf_append(&a->q, buf, n);
@@ -507,7 +455,7 @@ static void request(struct attach *a, const char *op, const char *arg)
 {
 	char err[256] = "";
 	if (a->io.request(a->io.ctx, op, arg, err, sizeof(err)) < 0)
-		note(a, N_BAD, "%s: %s", op, err[0] ? err : "not possible here");
+		attach_note(a, N_BAD, "%s: %s", op, err[0] ? err : "not possible here");
 }
 
 static void cmd_help(struct attach *a, int64_t now);
@@ -530,16 +478,16 @@ static void cmd_sysrq(struct attach *a, int64_t now)
 {
 	(void)now;
 	a->ks = K_ASK_SYSRQ;
-	note(a, N_ASK,
-	     "SysRq key for %s (BREAK + key; c crashes it, s syncs, b reboots, h lists; Esc cancels):",
-	     a->cfg.name);
+	attach_note(a, N_ASK,
+	            "SysRq key for %s (BREAK + key; c crashes it, s syncs, b reboots, h lists; Esc cancels):",
+	            a->cfg.name);
 }
 
 static void ask(struct attach *a, const char *op, const char *question)
 {
 	a->ks = K_ASK_YN;
 	a->ask_op = op;
-	note(a, N_ASK, "%s %s? [y/N]", question, a->cfg.machine ? a->cfg.machine : a->cfg.name);
+	attach_note(a, N_ASK, "%s %s? [y/N]", question, a->cfg.machine ? a->cfg.machine : a->cfg.name);
 }
 
 static void cmd_nmi(struct attach *a, int64_t now)
@@ -606,21 +554,21 @@ static void cmd_log(struct attach *a, int64_t now)
 	if (a->log_fd >= 0) {
 		close(a->log_fd);
 		a->log_fd = -1;
-		note(a, N_INFO, "log closed: %s", a->log_path);
+		attach_note(a, N_INFO, "log closed: %s", a->log_path);
 		return;
 	}
 	char err[512];
 	if (open_log(a, err, sizeof(err)) < 0)
-		note(a, N_BAD, "%s", err);
+		attach_note(a, N_BAD, "%s", err);
 	else
-		note(a, N_INFO, "logging to %s", a->log_path);
+		attach_note(a, N_INFO, "logging to %s", a->log_path);
 }
 
 static void cmd_timestamps(struct attach *a, int64_t now)
 {
 	(void)now;
 	a->timestamps = !a->timestamps;
-	note(a, N_INFO, "timestamps %s", a->timestamps ? "on" : "off");
+	attach_note(a, N_INFO, "timestamps %s", a->timestamps ? "on" : "off");
 }
 
 static void cmd_status(struct attach *a, int64_t now)
@@ -628,12 +576,13 @@ static void cmd_status(struct attach *a, int64_t now)
 	(void)now;
 	char esc[32];
 	attach_escape_name(a->cfg.escape, esc, sizeof(esc));
-	note(a, N_INFO, "attach: escape %s, log %s, timestamps %s%s, paste pacing %lldms/char %lldms/line",
-	     esc, a->log_fd >= 0 ? a->log_path : "off", a->timestamps ? "on" : "off",
-	     a->cfg.listen_only ? ", listen-only" : "", (long long)(a->cfg.char_delay_ns / NS_PER_MS),
-	     (long long)(a->cfg.line_delay_ns / NS_PER_MS));
-	note(a, N_INFO, "bytes: %llu from the console, %llu sent", (unsigned long long)a->bytes_in,
-	     (unsigned long long)a->bytes_out);
+	attach_note(a, N_INFO,
+	            "attach: escape %s, log %s, timestamps %s%s, paste pacing %lldms/char %lldms/line", esc,
+	            a->log_fd >= 0 ? a->log_path : "off", a->timestamps ? "on" : "off",
+	            a->cfg.listen_only ? ", listen-only" : "", (long long)(a->cfg.char_delay_ns / NS_PER_MS),
+	            (long long)(a->cfg.line_delay_ns / NS_PER_MS));
+	attach_note(a, N_INFO, "bytes: %llu from the console, %llu sent", (unsigned long long)a->bytes_in,
+	            (unsigned long long)a->bytes_out);
 	request(a, "status", NULL);
 }
 
@@ -668,10 +617,10 @@ static void cmd_help(struct attach *a, int64_t now)
 	(void)now;
 	char esc[32];
 	attach_escape_name(a->cfg.escape, esc, sizeof(esc));
-	note(a, N_INFO, "%s then:", esc);
+	attach_note(a, N_INFO, "%s then:", esc);
 	for (size_t i = 0; i < ARRAY_LEN(cmds); i++)
-		note(a, N_INFO, "  %-7s %s", cmds[i].label, cmds[i].help);
-	note(a, N_INFO, "  %-7s send %s itself", esc, esc);
+		attach_note(a, N_INFO, "  %-7s %s", cmds[i].label, cmds[i].help);
+	attach_note(a, N_INFO, "  %-7s send %s itself", esc, esc);
 }
 
 static void run_command(struct attach *a, unsigned char key, int64_t now)
@@ -680,7 +629,7 @@ static void run_command(struct attach *a, unsigned char key, int64_t now)
 		if (cmds[i].key != key)
 			continue;
 		if (cmds[i].writes && a->cfg.listen_only) {
-			note(a, N_WARN, "listen-only: '%s' would write to the port", cmds[i].label);
+			attach_note(a, N_WARN, "listen-only: '%s' would write to the port", cmds[i].label);
 			return;
 		}
 		cmds[i].run(a, now);
@@ -689,9 +638,9 @@ static void run_command(struct attach *a, unsigned char key, int64_t now)
 	char esc[32];
 	attach_escape_name(a->cfg.escape, esc, sizeof(esc));
 	if (key >= 0x20 && key < 0x7f)
-		note(a, N_WARN, "no command '%c' (%s ? lists them)", key, esc);
+		attach_note(a, N_WARN, "no command '%c' (%s ? lists them)", key, esc);
 	else
-		note(a, N_WARN, "no command 0x%02x (%s ? lists them)", key, esc);
+		attach_note(a, N_WARN, "no command 0x%02x (%s ? lists them)", key, esc);
 }
 
 void attach_keys(struct attach *a, const void *buf, size_t n, int64_t now)
@@ -721,10 +670,10 @@ void attach_keys(struct attach *a, const void *buf, size_t n, int64_t now)
 			a->ks = K_NORMAL;
 			start = i + 1;
 			if (ch == 'y' || ch == 'Y') {
-				note(a, N_INFO, "%s: asked for; waiting for the answer", a->ask_op);
+				attach_note(a, N_INFO, "%s: asked for; waiting for the answer", a->ask_op);
 				request(a, a->ask_op, NULL);
 			} else {
-				note(a, N_INFO, "%s: cancelled", a->ask_op);
+				attach_note(a, N_INFO, "%s: cancelled", a->ask_op);
 			}
 			break;
 		case K_ASK_SYSRQ:
@@ -734,7 +683,7 @@ void attach_keys(struct attach *a, const void *buf, size_t n, int64_t now)
 				char key[2] = {(char)ch, 0};
 				request(a, "sysrq", key);
 			} else {
-				note(a, N_INFO, "sysrq: cancelled");
+				attach_note(a, N_INFO, "sysrq: cancelled");
 			}
 			break;
 		}
@@ -744,212 +693,6 @@ void attach_keys(struct attach *a, const void *buf, size_t n, int64_t now)
 	if (a->ks == K_NORMAL && n > start && !a->quitting)
 		enqueue(a, p + start, n - start, now);
 	schedule(a);
-}
-
-/* --- events and replies ------------------------------------------------------------ */
-
-static const char *jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int64_t jint(struct json_object *o, const char *key, int64_t dflt)
-{
-	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v))
-		return dflt;
-	return json_object_get_int64(v);
-}
-
-static char level_cls(const char *level)
-{
-	if (!level)
-		return N_INFO;
-	if (strcmp(level, "critical") == 0 || strcmp(level, "high") == 0)
-		return N_BAD;
-	if (strcmp(level, "medium") == 0)
-		return N_WARN;
-	return N_INFO;
-}
-
-/* The full rule event, for the log: what the short notice leaves out. */
-static void log_rule_details(struct attach *a, struct json_object *ev)
-{
-	if (a->log_fd < 0)
-		return;
-	struct buf b = {0};
-	const char *s = jstr(ev, "summary");
-	if (s)
-		buf_printf(&b, "    %s\n", s);
-	struct json_object *rem;
-	if (json_object_object_get_ex(ev, "remediation", &rem) && json_object_is_type(rem, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(rem); i++)
-			buf_printf(&b, "    %zu. %s\n", i + 1,
-			           json_object_get_string(json_object_array_get_idx(rem, i)));
-	const char *line = jstr(ev, "line");
-	if (line)
-		buf_printf(&b, "    line: %s\n", line);
-	/* These lines hold console text: no control bytes into the log's
-	 * readers' terminals either. */
-	sanitize_n(b.data, b.len, true);
-	log_write(a, b.data, b.len);
-	buf_free(&b);
-}
-
-void attach_event(struct attach *a, struct json_object *ev, int64_t now)
-{
-	(void)now;
-	if (a->events) {
-		fputs(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN), a->events);
-		fputc('\n', a->events);
-		fflush(a->events);
-	}
-	if (a->cfg.quiet_alerts)
-		return;
-	const char *kind = jstr(ev, "event");
-	if (!kind)
-		return;
-	const char *rule = jstr(ev, "rule"), *title = jstr(ev, "title"), *level = jstr(ev, "level");
-	const char *reason = jstr(ev, "reason");
-	if (strcmp(kind, "rule.fired") == 0 || strcmp(kind, "rule.uncertain") == 0) {
-		const char *first = NULL;
-		struct json_object *rem;
-		if (json_object_object_get_ex(ev, "remediation", &rem) &&
-		    json_object_is_type(rem, json_type_array) && json_object_array_length(rem) > 0)
-			first = json_object_get_string(json_object_array_get_idx(rem, 0));
-		char lv[16];
-		snprintf(lv, sizeof(lv), "%s", level ? level : "info");
-		for (char *s = lv; *s; s++)
-			*s = (char)(*s >= 'a' && *s <= 'z' ? *s - 32 : *s);
-		note(a, level_cls(level), "%s%s %s: %s%s%s",
-		     strcmp(kind, "rule.uncertain") == 0 ? "maybe " : "", lv, rule ? rule : "?",
-		     title ? title : "", first ? " -- first: " : "", first ? first : "");
-		log_rule_details(a, ev);
-	} else if (strcmp(kind, "rule.resolved") == 0) {
-		note(a, N_GOOD, "resolved %s%s%s", rule ? rule : "?", reason ? ": " : "",
-		     reason ? reason : "");
-	} else if (strcmp(kind, "epoch.started") == 0) {
-		note(a, N_INFO, "new boot: epoch %lld (%s)", (long long)jint(ev, "epoch", 0),
-		     jstr(ev, "marker") ? jstr(ev, "marker") : "?");
-	} else if (strcmp(kind, "ems.bugcheck") == 0) {
-		note(a, N_BAD, "bug check reported over EMS%s%s", jstr(ev, "stopcode") ? ": " : "",
-		     jstr(ev, "stopcode") ? jstr(ev, "stopcode") : "");
-	} else if (strncmp(kind, "dump.", 5) == 0) {
-		note(a,
-		     strcmp(kind, "dump.failed") == 0     ? N_BAD
-		     : strcmp(kind, "dump.verified") == 0 ? N_GOOD
-		                                          : N_INFO,
-		     "%s%s%s%s%s", kind, title ? " " : "", title ? title : "", reason ? ": " : "",
-		     reason ? reason : "");
-	} else if (strcmp(kind, "action.done") == 0 || strcmp(kind, "action.failed") == 0 ||
-	           strcmp(kind, "action.skipped") == 0 || strcmp(kind, "action.started") == 0) {
-		note(a, strcmp(kind, "action.failed") == 0 ? N_BAD : N_INFO, "%s %s%s%s%s%s", kind,
-		     jstr(ev, "action") ? jstr(ev, "action") : "", rule ? " for " : "", rule ? rule : "",
-		     reason ? ": " : "", reason ? reason : "");
-	} else if (strcmp(kind, "console.disconnected") == 0) {
-		note(a, N_BAD, "console lost%s%s", reason ? ": " : "", reason ? reason : "");
-	} else if (strcmp(kind, "console.connected") == 0) {
-		note(a, N_GOOD, "console connected");
-	}
-}
-
-static void show_status(struct attach *a, struct json_object *st)
-{
-	const char *port = jstr(st, "port"), *kind = jstr(st, "kind"), *settings = jstr(st, "settings");
-	struct json_object *v;
-	bool connected = json_object_object_get_ex(st, "connected", &v) && json_object_get_boolean(v);
-	note(a, N_INFO, "port %s (%s), %s, %s%s%s", port ? port : "?", kind ? kind : "?",
-	     settings ? settings : "?", connected ? "connected" : "not connected",
-	     jstr(st, "error") ? ": " : "", jstr(st, "error") ? jstr(st, "error") : "");
-	note(a, N_INFO, "control plane: %s", jstr(st, "control") ? jstr(st, "control") : "none");
-	struct json_object *sac;
-	if (json_object_object_get_ex(st, "sac", &sac)) {
-		struct buf b = {0};
-		struct json_object *ch;
-		if (json_object_object_get_ex(sac, "channels", &ch) &&
-		    json_object_is_type(ch, json_type_array))
-			for (size_t i = 0; i < json_object_array_length(ch); i++)
-				buf_printf(&b, "%s%s", i ? ", " : "",
-				           json_object_get_string(json_object_array_get_idx(ch, i)));
-		bool ready = json_object_object_get_ex(sac, "ready", &v) && json_object_get_boolean(v);
-		bool crashed = json_object_object_get_ex(sac, "crashed", &v) && json_object_get_boolean(v);
-		const char *stop = jstr(sac, "stopcode");
-		note(a, crashed ? N_BAD : N_INFO, "SAC: %s%s%s%s, channel %s, channels [%s]",
-		     ready ? "seen" : "not seen", crashed ? ", CRASHED (!SAC>)" : "",
-		     stop ? ", stop code " : "", stop ? stop : "",
-		     jstr(sac, "channel") ? jstr(sac, "channel") : "-", b.data ? b.data : "");
-		buf_free(&b);
-	}
-	struct json_object *mi;
-	if (json_object_object_get_ex(st, "machine_info", &mi))
-		note(a, N_INFO, "machine: %s %s %s build %s %s", jstr(mi, "name") ? jstr(mi, "name") : "?",
-		     jstr(mi, "os_product") ? jstr(mi, "os_product") : "",
-		     jstr(mi, "os_version") ? jstr(mi, "os_version") : "",
-		     jstr(mi, "os_build") ? jstr(mi, "os_build") : "?",
-		     jstr(mi, "arch") ? jstr(mi, "arch") : "");
-	note(a, N_INFO, "epoch %lld%s", (long long)jint(st, "epoch", 0),
-	     json_object_object_get_ex(st, "dump_running", &v) && json_object_get_boolean(v)
-	         ? ", a dump is running"
-	         : "");
-	struct json_object *fs;
-	if (json_object_object_get_ex(st, "findings", &fs) && json_object_is_type(fs, json_type_array)) {
-		size_t nf = json_object_array_length(fs);
-		if (!nf)
-			note(a, N_INFO, "no findings yet");
-		for (size_t i = 0; i < nf; i++) {
-			struct json_object *f = json_object_array_get_idx(fs, i);
-			note(a, level_cls(jstr(f, "level")), "finding %s %s [%s] %s",
-			     jstr(f, "time") ? jstr(f, "time") : "", jstr(f, "rule") ? jstr(f, "rule") : "?",
-			     jstr(f, "level") ? jstr(f, "level") : "?",
-			     jstr(f, "title") ? jstr(f, "title") : "");
-		}
-	}
-}
-
-void attach_reply(struct attach *a, const char *op, bool ok, const char *reason, const char *output,
-                  struct json_object *status)
-{
-	if (!ok) {
-		note(a, N_BAD, "%s failed: %s", op, reason ? reason : "no reason given");
-		return;
-	}
-	if (strcmp(op, "status") == 0) {
-		if (status)
-			show_status(a, status);
-		return;
-	}
-	if (strcmp(op, "channels") == 0) {
-		note(a, N_INFO, "SAC channels:");
-		bool any = false;
-		for (const char *s = output ? output : ""; *s;) {
-			const char *e = strchr(s, '\n');
-			size_t len = e ? (size_t)(e - s) : strlen(s);
-			if (len > 0) {
-				note(a, N_INFO, "  %.*s", (int)(len > 200 ? 200 : len), s);
-				any = true;
-			}
-			s += len + (e ? 1 : 0);
-		}
-		if (!any)
-			note(a, N_INFO, "  none seen yet");
-		return;
-	}
-	if (strcmp(op, "break") == 0)
-		note(a, N_GOOD, "BREAK sent");
-	else if (strcmp(op, "sysrq") == 0)
-		note(a, N_GOOD, "SysRq sent");
-	else if (strcmp(op, "nmi") == 0)
-		note(a, N_GOOD, "NMI injected into %s", a->cfg.machine ? a->cfg.machine : a->cfg.name);
-	else if (strcmp(op, "dump") == 0)
-		note(a, N_GOOD, "dump verified%s%.200s", output && output[0] ? ": " : "",
-		     output ? output : "");
-	else if (strcmp(op, "restart") == 0)
-		note(a, N_GOOD, "restart done");
-	else
-		note(a, N_GOOD, "%s done", op);
 }
 
 /* --- escape key names --------------------------------------------------------------- */
