@@ -40,6 +40,7 @@ GUESTSIM  := $(if $(wildcard tests/sim/guestsim.c),$(B)/sim/guestsim)
 .PHONY: sim
 .PHONY: qemu-e2e
 .PHONY: all check unit ruletests clitests demo bench asan fuzz install clean format format-check deps e2e bench-live
+.PHONY: attach-e2e
 
 all: $(BIN) $(GUESTSIM)
 
@@ -126,13 +127,18 @@ clitests: $(BIN) $(GUESTSIM)
 e2e: $(BIN) $(GUESTSIM)
 	@EMSAGENT=$(abspath $(BIN)) GUESTSIM=$(abspath $(B)/sim/guestsim) bash tests/e2e/run.sh
 
+# `emsagent attach` in a real terminal: tmux panes against the guest
+# simulator, peers and a watcher's sockets (issue 6 acceptance).
+attach-e2e: all
+	@EMSAGENT=$(abspath $(BIN)) GUESTSIM=$(abspath $(B)/sim/guestsim) bash tests/attach/run.sh
+
 # A real Linux guest under QEMU (TCG): Debian's kernel and a busybox
 # initramfs built under $(B)/guest by tests/e2e/guest/build-guest.sh.
 # Prints SKIP and succeeds when QEMU or the kernel cannot be had.
 qemu-e2e: $(BIN)
 	@EMSAGENT=$(abspath $(BIN)) bash tests/e2e/qemu.sh
 
-check: .deps-ok all unit ruletests clitests e2e sim qemu-e2e format-check
+check: .deps-ok all unit ruletests clitests e2e sim attach-e2e qemu-e2e format-check
 	@echo "make check: all passed"
 
 demo: $(BIN) $(GUESTSIM)
