@@ -54,7 +54,7 @@ void attach_log_write(struct attach *a, const void *buf, size_t n)
 	}
 }
 
-static void stamp(char *s, size_t sz, bool full)
+void attach_stamp(char *s, size_t sz, bool full)
 {
 	int64_t now = clock_realtime_ns();
 	time_t secs = (time_t)(now / NS_PER_SEC);
@@ -108,7 +108,7 @@ static void log_notice(struct attach *a, const char *text)
 		buf_putc(&b, '\n');
 	if (a->timestamps) {
 		char ts[64];
-		stamp(ts, sizeof(ts), true);
+		attach_stamp(ts, sizeof(ts), true);
 		buf_append(&b, ts, strlen(ts));
 	}
 	buf_printf(&b, "[emsagent] %s\n", text);
@@ -259,7 +259,7 @@ void attach_console(struct attach *a, const void *buf, size_t n, int64_t now)
 			while (i < n && a->log_fd >= 0) {
 				if (a->log_col0) {
 					char ts[64];
-					stamp(ts, sizeof(ts), true);
+					attach_stamp(ts, sizeof(ts), true);
 					attach_log_write(a, ts, strlen(ts));
 				}
 				const char *nl = memchr(p + i, '\n', n - i);
@@ -274,7 +274,7 @@ void attach_console(struct attach *a, const void *buf, size_t n, int64_t now)
 	while (i < n) {
 		if (a->col0 && a->timestamps) {
 			char ts[64];
-			stamp(ts, sizeof(ts), false);
+			attach_stamp(ts, sizeof(ts), false);
 			if (a->cfg.color) {
 				outs(a, "\033[2m");
 				outs(a, ts);
@@ -315,6 +315,11 @@ static void flush_midline(struct attach *a)
 	a->col0 = true;
 	a->esc = 0;
 	if (a->npartial && a->partial_ok) {
+		if (a->timestamps) {
+			char ts[64];
+			attach_stamp(ts, sizeof(ts), false);
+			outs(a, ts);
+		}
 		out(a, a->partial, a->npartial);
 		a->col0 = false;
 	}
@@ -480,7 +485,7 @@ static void cmd_sysrq(struct attach *a, int64_t now)
 	a->ks = K_ASK_SYSRQ;
 	attach_note(a, N_ASK,
 	            "SysRq key for %s (BREAK + key; c crashes it, s syncs, b reboots, h lists; Esc cancels):",
-	            a->cfg.name);
+	            a->cfg.machine ? a->cfg.machine : a->cfg.name);
 }
 
 static void ask(struct attach *a, const char *op, const char *question)

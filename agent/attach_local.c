@@ -80,12 +80,13 @@ static void local_event(void *ctx, const struct event *ev)
 	if (ev->kind == EV_CONSOLE_CONNECTED)
 		s->ever_connected = true;
 	if (ev->kind == EV_CONSOLE_DISCONNECTED && !s->o->reconnect) {
-		if (!s->ever_connected)
-			session_quit(s, EXIT_USAGE, "cannot open %s: %s", s->ccfg.port,
-			             ev->reason ? ev->reason : "unknown error");
+		const char *why = ev->reason ? ev->reason : "unknown error";
+		if (!s->ever_connected && strstr(why, s->ccfg.port))
+			session_quit(s, EXIT_USAGE, "%s", why);
+		else if (!s->ever_connected)
+			session_quit(s, EXIT_USAGE, "cannot open %s: %s", s->ccfg.port, why);
 		else
-			session_quit(s, 1, "the port went away: %s",
-			             ev->reason ? ev->reason : "unknown error");
+			session_quit(s, 1, "the port went away: %s", why);
 		return;
 	}
 	if (!s->a)

@@ -69,6 +69,9 @@ struct attach {
 void attach_note(struct attach *a, char cls, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Bytes for the log file as they are (nothing when no log is open). */
 void attach_log_write(struct attach *a, const void *buf, size_t n);
+/* "[HH:MM:SS.mmm] " (local, the screen) or "[YYYY-MM-DDTHH:MM:SS.mmmZ] "
+ * (full: UTC, the log), for now. */
+void attach_stamp(char *s, size_t sz, bool full);
 /* Control bytes out of text bound for a terminal (keep_nl: '\n' stays). */
 void attach_sanitize(char *s, size_t n, bool keep_nl);
 

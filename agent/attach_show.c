@@ -3,6 +3,7 @@
  * line with its article id and first step; the rest of it in the log),
  * replies to requests, and the status of `i`.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -37,27 +38,44 @@ static char level_cls(const char *level)
 }
 
 /* The full rule event, for the log: what the short notice leaves out. */
+/* One indented detail line in the log, stamped like the rest of it. */
+static void log_detail(struct attach *a, const char *label, const char *text)
+{
+	struct buf b = {0};
+	if (a->timestamps) {
+		char ts[64];
+		attach_stamp(ts, sizeof(ts), true);
+		buf_append(&b, ts, strlen(ts));
+	}
+	size_t n = strlen(text);
+	while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
+		n--; /* YAML's folded text ends in a newline */
+	buf_printf(&b, "    %s%.*s\n", label, (int)n, text);
+	/* Console text (the line) and rule text: one line each, no control
+	 * bytes for the log's readers' terminals either. */
+	attach_sanitize(b.data, b.len - 1, false);
+	attach_log_write(a, b.data, b.len);
+	buf_free(&b);
+}
+
+/* The full rule event, for the log: what the short notice leaves out. */
 static void log_rule_details(struct attach *a, struct json_object *ev)
 {
 	if (a->log_fd < 0)
 		return;
-	struct buf b = {0};
 	const char *s = jstr(ev, "summary");
 	if (s)
-		buf_printf(&b, "    %s\n", s);
+		log_detail(a, "", s);
 	struct json_object *rem;
 	if (json_object_object_get_ex(ev, "remediation", &rem) && json_object_is_type(rem, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(rem); i++)
-			buf_printf(&b, "    %zu. %s\n", i + 1,
-			           json_object_get_string(json_object_array_get_idx(rem, i)));
+		for (size_t i = 0; i < json_object_array_length(rem); i++) {
+			char label[32];
+			snprintf(label, sizeof(label), "%zu. ", i + 1);
+			log_detail(a, label, json_object_get_string(json_object_array_get_idx(rem, i)));
+		}
 	const char *line = jstr(ev, "line");
 	if (line)
-		buf_printf(&b, "    line: %s\n", line);
-	/* These lines hold console text: no control bytes into the log's
-	 * readers' terminals either. */
-	attach_sanitize(b.data, b.len, true);
-	attach_log_write(a, b.data, b.len);
-	buf_free(&b);
+		log_detail(a, "line: ", line);
 }
 
 void attach_event(struct attach *a, struct json_object *ev, int64_t now)

@@ -546,12 +546,14 @@ static void on_readable(struct loop *l, int fd, unsigned events, void *ctx)
 			break;
 		if (n <= 0) {
 			char why[320];
-			if (n == 0)
-				snprintf(why, sizeof(why), "%s: %s", c->cfg->port,
-				         c->t->err[0] ? c->t->err : "end of input");
+			const char *err = c->t->err[0] ? c->t->err
+			                  : n == 0     ? "end of input"
+			                               : strerror((int)-n);
+			/* The transport's own reasons name the port already. */
+			if (strstr(err, c->t->target))
+				snprintf(why, sizeof(why), "%s", err);
 			else
-				snprintf(why, sizeof(why), "%s: %s", c->cfg->port,
-				         c->t->err[0] ? c->t->err : strerror((int)-n));
+				snprintf(why, sizeof(why), "%s: %s", c->cfg->port, err);
 			disconnect(c, why);
 			return;
 		}
