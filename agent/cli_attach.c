@@ -303,17 +303,11 @@ static int parse_opt(struct attach_opts *o, int c, const char *arg, const char *
 	case 'r':
 		o->rules[o->nrules++] = arg;
 		return 0;
-	case OPT_LABEL: {
-		const char *eq = strchr(arg, '=');
-		if (!eq || eq == arg) {
-			cli_error(CMD, "--label: expected KEY=VALUE, not '%s'", arg);
+	case OPT_LABEL:
+		if (cli_label_opt(CMD, arg, &o->labels[o->nlabels]) < 0)
 			return -1;
-		}
-		o->labels[o->nlabels].key = xstrndup(arg, (size_t)(eq - arg));
-		o->labels[o->nlabels].value = xstrdup(eq + 1);
 		o->nlabels++;
 		return 0;
-	}
 	case OPT_NAME:
 		o->name = arg;
 		return 0;
@@ -323,17 +317,7 @@ static int parse_opt(struct attach_opts *o, int c, const char *arg, const char *
 	case OPT_SERIAL:
 		return cli_serial_opt(CMD, optname, arg, &o->topts);
 	case OPT_COLOR:
-		if (strcmp(arg, "always") == 0)
-			o->color = 1;
-		else if (strcmp(arg, "never") == 0)
-			o->color = 0;
-		else if (strcmp(arg, "auto") == 0)
-			o->color = -1;
-		else {
-			cli_error(CMD, "--color: expected auto, always or never, not '%s'", arg);
-			return -1;
-		}
-		return 0;
+		return cli_color_opt(CMD, arg, &o->color);
 	default:
 		return -1;
 	}
@@ -341,11 +325,7 @@ static int parse_opt(struct attach_opts *o, int c, const char *arg, const char *
 
 static void opts_free(struct attach_opts *o)
 {
-	for (size_t i = 0; i < o->nlabels; i++) {
-		free(o->labels[i].key);
-		free(o->labels[i].value);
-	}
-	free(o->labels);
+	cli_labels_free(o->labels, o->nlabels);
 	free(o->rules);
 }
 

@@ -114,3 +114,36 @@ int cli_serial_opt(const char *cmd, const char *opt, const char *arg, struct tra
 	cli_error(cmd, "--%s: not a serial setting", opt);
 	return -1;
 }
+
+int cli_color_opt(const char *cmd, const char *arg, int *color)
+{
+	static const char *const whens[] = {"never", "always", "auto"};
+	for (int i = 0; i < 3; i++)
+		if (strcmp(arg, whens[i]) == 0) {
+			*color = i == 2 ? -1 : i;
+			return 0;
+		}
+	cli_error(cmd, "--color: expected auto, always or never, not '%s'", arg);
+	return -1;
+}
+
+int cli_label_opt(const char *cmd, const char *arg, struct kv *out)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq == arg) {
+		cli_error(cmd, "--label: expected KEY=VALUE, not '%s'", arg);
+		return -1;
+	}
+	out->key = xstrndup(arg, (size_t)(eq - arg));
+	out->value = xstrdup(eq + 1);
+	return 0;
+}
+
+void cli_labels_free(struct kv *labels, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(labels[i].key);
+		free(labels[i].value);
+	}
+	free(labels);
+}

@@ -159,15 +159,7 @@ int cli_scan(int argc, char **argv)
 			o.quiet = true;
 			break;
 		case 'C':
-			if (strcmp(optarg, "always") == 0)
-				color = 1;
-			else if (strcmp(optarg, "never") == 0)
-				color = 0;
-			else if (strcmp(optarg, "auto") == 0)
-				color = -1;
-			else {
-				cli_error("scan", "--color: expected auto, always or never, not '%s'",
-				          optarg);
+			if (cli_color_opt("scan", optarg, &color) < 0) {
 				free(rules);
 				return EXIT_USAGE;
 			}

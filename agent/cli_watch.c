@@ -489,17 +489,11 @@ static int parse_opt(struct watch_opts *o, int c, const char *arg)
 	case OPT_NAME:
 		o->names[o->nnames++] = arg;
 		return 0;
-	case OPT_LABEL: {
-		const char *eq = strchr(arg, '=');
-		if (!eq || eq == arg) {
-			cli_error("watch", "--label: expected KEY=VALUE, not '%s'", arg);
+	case OPT_LABEL:
+		if (cli_label_opt("watch", arg, &o->labels[o->nlabels]) < 0)
 			return -1;
-		}
-		o->labels[o->nlabels].key = xstrndup(arg, (size_t)(eq - arg));
-		o->labels[o->nlabels].value = xstrdup(eq + 1);
 		o->nlabels++;
 		return 0;
-	}
 	case OPT_BAUD:
 	case OPT_DATA_BITS:
 	case OPT_STOP_BITS:
@@ -532,17 +526,7 @@ static int parse_opt(struct watch_opts *o, int c, const char *arg)
 		o->no_share = true;
 		return 0;
 	case OPT_COLOR:
-		if (strcmp(arg, "always") == 0)
-			o->color = 1;
-		else if (strcmp(arg, "never") == 0)
-			o->color = 0;
-		else if (strcmp(arg, "auto") == 0)
-			o->color = -1;
-		else {
-			cli_error("watch", "--color: expected auto, always or never, not '%s'", arg);
-			return -1;
-		}
-		return 0;
+		return cli_color_opt("watch", arg, &o->color);
 	default:
 		return -1;
 	}
@@ -550,11 +534,7 @@ static int parse_opt(struct watch_opts *o, int c, const char *arg)
 
 static void opts_free(struct watch_opts *o)
 {
-	for (size_t i = 0; i < o->nlabels; i++) {
-		free(o->labels[i].key);
-		free(o->labels[i].value);
-	}
-	free(o->labels);
+	cli_labels_free(o->labels, o->nlabels);
 	free(o->rules);
 	free(o->names);
 }

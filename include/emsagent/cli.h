@@ -40,6 +40,13 @@ char *cli_name_from_port(const char *port);
  * flow) into o: 0, or -1 with the error printed. */
 struct transport_opts;
 int cli_serial_opt(const char *cmd, const char *opt, const char *arg, struct transport_opts *o);
+/* --color WHEN: *color = 1 always, 0 never, -1 auto; or -1 with the error
+ * printed. */
+int cli_color_opt(const char *cmd, const char *arg, int *color);
+/* --label K=V into *out (strings allocated); or -1 with the error printed. */
+struct kv;
+int cli_label_opt(const char *cmd, const char *arg, struct kv *out);
+void cli_labels_free(struct kv *labels, size_t n);
 /* Prints "emsagent CMD: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
