@@ -59,10 +59,8 @@ TM_SOCKET=
 PIDS=()     # background processes of the current test
 SESSIONS=() # tmux sessions of the current test
 
-now_ms() {
-	local t=${EPOCHREALTIME/./}
-	echo $((t / 1000))
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 # stop PID...: TERM, wait up to 2 s, then KILL.
 stop_pids() {
@@ -169,19 +167,10 @@ until_ok() {
 start_bg() {
 	local tag=$1
 	shift
-	"$@" >"$D/$tag.out" 2>"$D/$tag.err" </dev/null &
-	BG_PID=$!
-	PIDS+=("$BG_PID")
-	READY=
-	local dl=$(($(now_ms) + 5000))
-	while [ "$(now_ms)" -lt "$dl" ]; do
-		if [ -s "$D/$tag.out" ]; then
-			IFS= read -r READY <"$D/$tag.out"
-			[ -n "$READY" ] && return 0
-		fi
-		kill -0 "$BG_PID" 2>/dev/null || break
-		sleep 0.02
-	done
+	start_ready "$D/$tag.out" "$D/$tag.err" "$@"
+	local rc=$?
+	BG_PID=$READY_PID
+	[ $rc -eq 0 ] && return 0
 	fail "$tag did not start: $(head -c 300 "$D/$tag.err" 2>/dev/null)"
 	return 1
 }

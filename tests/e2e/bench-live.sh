@@ -32,10 +32,8 @@ die() {
 	echo "bench-live: $*" >&2
 	exit 1
 }
-now_ms() {
-	local t=${EPOCHREALTIME/./}
-	echo $((t / 1000))
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 mkdir -p "$BUILD" || exit 1
 CFLAGS_B="-std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Werror"

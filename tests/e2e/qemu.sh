@@ -67,10 +67,8 @@ T=$(mktemp -d /tmp/emsagent-qemu.XXXXXX) || exit 1
 export EMSAGENT_SHARE_DIR="$T/share"
 QPID='' AGENT='' QSOCK=''
 
-now_ms() {
-	local t=${EPOCHREALTIME/./}
-	echo $((t / 1000))
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 # stop_pid PID: TERM, up to 3 s, then KILL; only that process.
 stop_pid() {

@@ -64,10 +64,8 @@ cleanup() {
 trap 'cleanup; [ -n "${E2E_KEEP:-}" ] && echo "e2e: kept $T" || rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM HUP
 
-now_ms() {
-	local t=${EPOCHREALTIME/./}
-	echo $((t / 1000))
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 # ---------------------------------------------------------------- test bookkeeping
 
@@ -106,19 +104,10 @@ end() {
 start_peer() {
 	local tag=$1
 	shift
-	"$PEER" "$@" >"$T/$tag.out" 2>"$T/$tag.perr" &
-	PEER_PID=$!
-	PIDS+=("$PEER_PID")
-	READY=
-	local dl=$(($(now_ms) + 5000))
-	while [ "$(now_ms)" -lt "$dl" ]; do
-		if [ -s "$T/$tag.out" ]; then
-			IFS= read -r READY <"$T/$tag.out"
-			[ -n "$READY" ] && return 0
-		fi
-		kill -0 "$PEER_PID" 2>/dev/null || break
-		sleep 0.02
-	done
+	start_ready "$T/$tag.out" "$T/$tag.perr" "$PEER" "$@"
+	local rc=$?
+	PEER_PID=$READY_PID
+	[ $rc -eq 0 ] && return 0
 	fail "peer $tag did not start: $(head -c 300 "$T/$tag.perr" 2>/dev/null)"
 	return 1
 }
