@@ -39,7 +39,7 @@ GUESTSIM  := $(if $(wildcard tests/sim/guestsim.c),$(B)/sim/guestsim)
 
 .PHONY: sim
 .PHONY: qemu-e2e
-.PHONY: all check unit ruletests clitests demo bench asan fuzz install clean format format-check deps e2e bench-live
+.PHONY: all check unit ruletests clitests demo bench asan fuzz install clean format format-check deps e2e bench-live bench-attach
 .PHONY: attach-e2e
 
 all: $(BIN) $(GUESTSIM)
@@ -150,6 +150,10 @@ bench: $(BIN)
 # 256 live consoles at 115200 baud line rate: CPU, RSS and event latency.
 bench-live: $(BIN)
 	@EMSAGENT=$(abspath $(BIN)) bash tests/e2e/bench-live.sh
+
+# Console output through `emsagent attach` beside cat and picocom.
+bench-attach: $(BIN)
+	@EMSAGENT=$(abspath $(BIN)) bash tests/bench/attach.sh
 
 asan:
 	$(MAKE) B=build-asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \

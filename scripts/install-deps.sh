@@ -6,14 +6,15 @@ set -u
 
 # Build and unit-test libraries, then tools the test suite and bench use
 # (QEMU, a static busybox and cpio boot the Linux guest of `make qemu-e2e`;
-# tmux is the real terminal `make attach-e2e` types into).
+# tmux is the real terminal `make attach-e2e` types into; picocom is the
+# peer `make bench-attach` compares with).
 pkgs=(
 	build-essential pkg-config
 	libyaml-dev libvectorscan-dev libpcre2-dev libjson-c-dev libcmocka-dev
 	libserialport-dev
 	ripgrep
 	qemu-system-x86 busybox-static cpio
-	tmux
+	tmux picocom
 )
 
 missing=()
