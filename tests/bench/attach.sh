@@ -10,7 +10,7 @@ set -u
 MIB=${1:-64}
 E=${EMSAGENT:-build/emsagent}
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 
 # The writer: opens a pty, prints the slave path, waits for the reader to
 # open it (file $T/go), writes the lines, then waits for a byte-count file.
@@ -37,6 +37,7 @@ PY
 
 run() { # NAME COMMAND (a fixed string of ours; $PTY is the pty to read)
 	local name=$1 cmd=$2
+	rm -f "$T/pty"
 	python3 "$T/writer.py" "$MIB" "$T/go" >"$T/pty" &
 	local wp=$!
 	while [ ! -s "$T/pty" ]; do sleep 0.01; done
@@ -68,7 +69,9 @@ echo "$MIB MiB of console lines through a pty, best effort, one run each:"
 run "cat (the floor)" 'exec cat "$PTY"'
 run "emsagent attach" 'exec "$E" attach --listen-only -r rules "$PTY"'
 if command -v picocom >/dev/null; then
-	run "picocom" 'exec picocom --quiet --nolock -b 115200 "$PTY"'
+	# picocom ends when its stdin ends (give it one that stays open) and
+	# signals its process group on the way out (a session of its own)
+	run "picocom" 'exec setsid picocom --quiet --nolock -b 115200 "$PTY" < <(sleep 60)'
 else
 	echo "picocom                      (not installed: apt-get install picocom to compare)"
 fi
