@@ -310,9 +310,7 @@ void attach_console(struct attach *a, const void *buf, size_t n, int64_t now)
  * and it is drawn again, so the user still sees where they type. */
 static void flush_midline(struct attach *a)
 {
-	outs(a, "\r\n");
-	flush_pending(a);
-	a->col0 = true;
+	attach_flush_notices(a);
 	a->esc = 0;
 	if (a->npartial && a->partial_ok) {
 		if (a->timestamps) {

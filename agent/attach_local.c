@@ -42,16 +42,6 @@ int session_local_request(void *ctx, const char *op, const char *arg, char *err,
 		json_object_put(st);
 		return 0;
 	}
-	if (strcmp(op, "break") == 0) {
-		int rc = console_break(s->con, 250);
-		if (rc == -ENOTSUP)
-			errbuf_set(err, errsz, "this port (%s) has no BREAK", s->ccfg.port);
-		else if (rc < 0)
-			errbuf_set(err, errsz, "%s", strerror(-rc));
-		else
-			attach_reply(s->a, op, true, NULL, NULL, NULL);
-		return rc < 0 ? -1 : 0;
-	}
 	enum console_op cop;
 	if (console_op_parse(op, &cop) < 0) {
 		errbuf_set(err, errsz, "unknown request");

@@ -15,6 +15,7 @@
 
 #include "attach_session.h"
 #include "emsagent/cli.h"
+#include "emsagent/event.h"
 
 static void remote_flush(struct session *s)
 {
@@ -80,31 +81,16 @@ int session_remote_request(void *ctx, const char *op, const char *arg, char *err
 	return 0;
 }
 
-static const char *jget(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static bool jbool(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-	return o && json_object_object_get_ex(o, k, &v) && json_object_get_boolean(v);
-}
-
 static void on_hello(struct session *s, struct json_object *h)
 {
-	s->hello_done = true;
-	bool rw = jbool(h, "rw");
+	bool rw = json_get_bool(h, "rw");
 	if (s->o->rw && !rw) {
-		const char *why = jget(h, "rw_refused");
+		const char *why = json_get_str(h, "rw_refused");
 		session_quit(s, EXIT_USAGE, "the watcher refused --rw on %s: %s", s->sock_path,
 		             why ? why : "no reason given");
 		return;
 	}
-	const char *name = jget(h, "console"), *port = jget(h, "port");
+	const char *name = json_get_str(h, "console"), *port = json_get_str(h, "port");
 	snprintf(s->machine, sizeof(s->machine), "%s (through the watcher)", name ? name : "?");
 	char esc[32];
 	attach_escape_name(s->o->escape, esc, sizeof(esc));
@@ -134,8 +120,7 @@ static void on_frame(void *ctx, char type, const uint8_t *p, size_t len)
 		attach_event(s->a, j, now);
 		break;
 	case SHARE_S_REPLY: {
-		struct json_object *v;
-		unsigned id = json_object_object_get_ex(j, "id", &v) ? (unsigned)json_object_get_int64(v) : 0;
+		unsigned id = (unsigned)json_get_int(j, "id", 0);
 		const char *op = NULL;
 		for (size_t i = 0; i < MAX_REQUESTS && id; i++)
 			if (s->reqs[i].id == id) {
@@ -145,16 +130,15 @@ static void on_frame(void *ctx, char type, const uint8_t *p, size_t len)
 		struct json_object *st = NULL;
 		json_object_object_get_ex(j, "status", &st);
 		if (op)
-			attach_reply(s->a, op, jbool(j, "ok"), jget(j, "reason"), jget(j, "output"), st);
-		else if (!jbool(j, "ok"))
+			attach_reply(s->a, op, json_get_bool(j, "ok"), json_get_str(j, "reason"),
+			             json_get_str(j, "output"), st);
+		else if (!json_get_bool(j, "ok"))
 			attach_notice(s->a, "the watcher: %s",
-			              jget(j, "reason") ? jget(j, "reason") : "refused");
+			              json_get_str(j, "reason") ? json_get_str(j, "reason") : "refused");
 		break;
 	}
 	case SHARE_S_SKIPPED: {
-		struct json_object *v;
-		long long bytes =
-		    json_object_object_get_ex(j, "bytes", &v) ? (long long)json_object_get_int64(v) : 0;
+		long long bytes = (long long)json_get_int(j, "bytes", 0);
 		attach_notice(s->a, "this terminal fell behind: %lld bytes of console output were skipped",
 		              bytes);
 		break;
@@ -162,7 +146,7 @@ static void on_frame(void *ctx, char type, const uint8_t *p, size_t len)
 	case SHARE_S_BYE:
 		attach_flush_notices(s->a);
 		session_quit(s, 1, "the watcher closed %s: %s", s->sock_path,
-		             jget(j, "reason") ? jget(j, "reason") : "no reason given");
+		             json_get_str(j, "reason") ? json_get_str(j, "reason") : "no reason given");
 		break;
 	default:
 		break; /* newer frames are not ours to understand */

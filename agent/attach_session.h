@@ -62,7 +62,6 @@ struct session {
 	char *sock_path;
 	struct share_rx rx;
 	struct buf outq;
-	bool hello_done;
 	struct {
 		unsigned id;
 		char op[16];

@@ -9,22 +9,7 @@
 #include <json-c/json.h>
 
 #include "attach_priv.h"
-
-static const char *jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int64_t jint(struct json_object *o, const char *key, int64_t dflt)
-{
-	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v))
-		return dflt;
-	return json_object_get_int64(v);
-}
+#include "emsagent/event.h"
 
 static char level_cls(const char *level)
 {
@@ -63,7 +48,7 @@ static void log_rule_details(struct attach *a, struct json_object *ev)
 {
 	if (a->log_fd < 0)
 		return;
-	const char *s = jstr(ev, "summary");
+	const char *s = json_get_str(ev, "summary");
 	if (s)
 		log_detail(a, "", s);
 	struct json_object *rem;
@@ -73,7 +58,7 @@ static void log_rule_details(struct attach *a, struct json_object *ev)
 			snprintf(label, sizeof(label), "%zu. ", i + 1);
 			log_detail(a, label, json_object_get_string(json_object_array_get_idx(rem, i)));
 		}
-	const char *line = jstr(ev, "line");
+	const char *line = json_get_str(ev, "line");
 	if (line)
 		log_detail(a, "line: ", line);
 }
@@ -88,11 +73,12 @@ void attach_event(struct attach *a, struct json_object *ev, int64_t now)
 	}
 	if (a->cfg.quiet_alerts)
 		return;
-	const char *kind = jstr(ev, "event");
+	const char *kind = json_get_str(ev, "event");
 	if (!kind)
 		return;
-	const char *rule = jstr(ev, "rule"), *title = jstr(ev, "title"), *level = jstr(ev, "level");
-	const char *reason = jstr(ev, "reason");
+	const char *rule = json_get_str(ev, "rule"), *title = json_get_str(ev, "title"),
+	           *level = json_get_str(ev, "level");
+	const char *reason = json_get_str(ev, "reason");
 	if (strcmp(kind, "rule.fired") == 0 || strcmp(kind, "rule.uncertain") == 0) {
 		const char *first = NULL;
 		struct json_object *rem;
@@ -111,11 +97,12 @@ void attach_event(struct attach *a, struct json_object *ev, int64_t now)
 		attach_note(a, N_GOOD, "resolved %s%s%s", rule ? rule : "?", reason ? ": " : "",
 		            reason ? reason : "");
 	} else if (strcmp(kind, "epoch.started") == 0) {
-		attach_note(a, N_INFO, "new boot: epoch %lld (%s)", (long long)jint(ev, "epoch", 0),
-		            jstr(ev, "marker") ? jstr(ev, "marker") : "?");
+		attach_note(a, N_INFO, "new boot: epoch %lld (%s)", (long long)json_get_int(ev, "epoch", 0),
+		            json_get_str(ev, "marker") ? json_get_str(ev, "marker") : "?");
 	} else if (strcmp(kind, "ems.bugcheck") == 0) {
-		attach_note(a, N_BAD, "bug check reported over EMS%s%s", jstr(ev, "stopcode") ? ": " : "",
-		            jstr(ev, "stopcode") ? jstr(ev, "stopcode") : "");
+		attach_note(a, N_BAD, "bug check reported over EMS%s%s",
+		            json_get_str(ev, "stopcode") ? ": " : "",
+		            json_get_str(ev, "stopcode") ? json_get_str(ev, "stopcode") : "");
 	} else if (strncmp(kind, "dump.", 5) == 0) {
 		attach_note(a,
 		            strcmp(kind, "dump.failed") == 0     ? N_BAD
@@ -126,7 +113,7 @@ void attach_event(struct attach *a, struct json_object *ev, int64_t now)
 	} else if (strcmp(kind, "action.done") == 0 || strcmp(kind, "action.failed") == 0 ||
 	           strcmp(kind, "action.skipped") == 0 || strcmp(kind, "action.started") == 0) {
 		attach_note(a, strcmp(kind, "action.failed") == 0 ? N_BAD : N_INFO, "%s %s%s%s%s%s", kind,
-		            jstr(ev, "action") ? jstr(ev, "action") : "", rule ? " for " : "",
+		            json_get_str(ev, "action") ? json_get_str(ev, "action") : "", rule ? " for " : "",
 		            rule ? rule : "", reason ? ": " : "", reason ? reason : "");
 	} else if (strcmp(kind, "console.disconnected") == 0) {
 		attach_note(a, N_BAD, "console lost%s%s", reason ? ": " : "", reason ? reason : "");
@@ -137,13 +124,15 @@ void attach_event(struct attach *a, struct json_object *ev, int64_t now)
 
 static void show_status(struct attach *a, struct json_object *st)
 {
-	const char *port = jstr(st, "port"), *kind = jstr(st, "kind"), *settings = jstr(st, "settings");
-	struct json_object *v;
-	bool connected = json_object_object_get_ex(st, "connected", &v) && json_object_get_boolean(v);
+	const char *port = json_get_str(st, "port"), *kind = json_get_str(st, "kind"),
+	           *settings = json_get_str(st, "settings");
+	bool connected = json_get_bool(st, "connected");
 	attach_note(a, N_INFO, "port %s (%s), %s, %s%s%s", port ? port : "?", kind ? kind : "?",
 	            settings ? settings : "?", connected ? "connected" : "not connected",
-	            jstr(st, "error") ? ": " : "", jstr(st, "error") ? jstr(st, "error") : "");
-	attach_note(a, N_INFO, "control plane: %s", jstr(st, "control") ? jstr(st, "control") : "none");
+	            json_get_str(st, "error") ? ": " : "",
+	            json_get_str(st, "error") ? json_get_str(st, "error") : "");
+	attach_note(a, N_INFO, "control plane: %s",
+	            json_get_str(st, "control") ? json_get_str(st, "control") : "none");
 	struct json_object *sac;
 	if (json_object_object_get_ex(st, "sac", &sac)) {
 		struct buf b = {0};
@@ -153,27 +142,26 @@ static void show_status(struct attach *a, struct json_object *st)
 			for (size_t i = 0; i < json_object_array_length(ch); i++)
 				buf_printf(&b, "%s%s", i ? ", " : "",
 				           json_object_get_string(json_object_array_get_idx(ch, i)));
-		bool ready = json_object_object_get_ex(sac, "ready", &v) && json_object_get_boolean(v);
-		bool crashed = json_object_object_get_ex(sac, "crashed", &v) && json_object_get_boolean(v);
-		const char *stop = jstr(sac, "stopcode");
+		bool ready = json_get_bool(sac, "ready");
+		bool crashed = json_get_bool(sac, "crashed");
+		const char *stop = json_get_str(sac, "stopcode");
 		attach_note(a, crashed ? N_BAD : N_INFO, "SAC: %s%s%s%s, channel %s, channels [%s]",
 		            ready ? "seen" : "not seen", crashed ? ", CRASHED (!SAC>)" : "",
 		            stop ? ", stop code " : "", stop ? stop : "",
-		            jstr(sac, "channel") ? jstr(sac, "channel") : "-", b.data ? b.data : "");
+		            json_get_str(sac, "channel") ? json_get_str(sac, "channel") : "-",
+		            b.data ? b.data : "");
 		buf_free(&b);
 	}
 	struct json_object *mi;
 	if (json_object_object_get_ex(st, "machine_info", &mi))
 		attach_note(a, N_INFO, "machine: %s %s %s build %s %s",
-		            jstr(mi, "name") ? jstr(mi, "name") : "?",
-		            jstr(mi, "os_product") ? jstr(mi, "os_product") : "",
-		            jstr(mi, "os_version") ? jstr(mi, "os_version") : "",
-		            jstr(mi, "os_build") ? jstr(mi, "os_build") : "?",
-		            jstr(mi, "arch") ? jstr(mi, "arch") : "");
-	attach_note(a, N_INFO, "epoch %lld%s", (long long)jint(st, "epoch", 0),
-	            json_object_object_get_ex(st, "dump_running", &v) && json_object_get_boolean(v)
-	                ? ", a dump is running"
-	                : "");
+		            json_get_str(mi, "name") ? json_get_str(mi, "name") : "?",
+		            json_get_str(mi, "os_product") ? json_get_str(mi, "os_product") : "",
+		            json_get_str(mi, "os_version") ? json_get_str(mi, "os_version") : "",
+		            json_get_str(mi, "os_build") ? json_get_str(mi, "os_build") : "?",
+		            json_get_str(mi, "arch") ? json_get_str(mi, "arch") : "");
+	attach_note(a, N_INFO, "epoch %lld%s", (long long)json_get_int(st, "epoch", 0),
+	            json_get_bool(st, "dump_running") ? ", a dump is running" : "");
 	struct json_object *fs;
 	if (json_object_object_get_ex(st, "findings", &fs) && json_object_is_type(fs, json_type_array)) {
 		size_t nf = json_object_array_length(fs);
@@ -181,11 +169,11 @@ static void show_status(struct attach *a, struct json_object *st)
 			attach_note(a, N_INFO, "no findings yet");
 		for (size_t i = 0; i < nf; i++) {
 			struct json_object *f = json_object_array_get_idx(fs, i);
-			attach_note(a, level_cls(jstr(f, "level")), "finding %s %s [%s] %s",
-			            jstr(f, "time") ? jstr(f, "time") : "",
-			            jstr(f, "rule") ? jstr(f, "rule") : "?",
-			            jstr(f, "level") ? jstr(f, "level") : "?",
-			            jstr(f, "title") ? jstr(f, "title") : "");
+			attach_note(a, level_cls(json_get_str(f, "level")), "finding %s %s [%s] %s",
+			            json_get_str(f, "time") ? json_get_str(f, "time") : "",
+			            json_get_str(f, "rule") ? json_get_str(f, "rule") : "?",
+			            json_get_str(f, "level") ? json_get_str(f, "level") : "?",
+			            json_get_str(f, "title") ? json_get_str(f, "title") : "");
 		}
 	}
 }

@@ -411,13 +411,13 @@ int cli_attach(int argc, char **argv)
 		opts_free(&o);
 		return EXIT_USAGE;
 	}
+	char *port_dev = NULL;
 	if (!sock && !strchr(target, '/') && !strchr(target, ':') && strcmp(target, "-") != 0) {
 		/* a bare word that is not a watched console: /dev/WORD, if it is a device */
-		char *dev = xasprintf("/dev/%s", target);
+		port_dev = xasprintf("/dev/%s", target);
 		struct stat st;
-		bool isdev = stat(dev, &st) == 0 && S_ISCHR(st.st_mode);
-		free(dev);
-		if (!isdev) {
+		if (stat(port_dev, &st) < 0 || !S_ISCHR(st.st_mode)) {
+			free(port_dev);
 			cli_error(CMD,
 			          "'%s': no watcher serves a console of that name (no %s/%s.sock) and it is "
 			          "not a port",
@@ -430,6 +430,7 @@ int cli_attach(int argc, char **argv)
 	s.loop = loop_new();
 	if (!s.loop) {
 		cli_error(CMD, "cannot set up the event loop: %s", strerror(errno));
+		free(port_dev);
 		free(sock);
 		opts_free(&o);
 		return EXIT_USAGE;
@@ -438,14 +439,8 @@ int cli_attach(int argc, char **argv)
 	loop_on_signal(s.loop, SIGHUP, on_signal, &s);
 	loop_on_signal(s.loop, SIGINT, on_signal, &s);
 	int status = EXIT_USAGE;
-	char *port_dev = NULL;
-	if (!sock && !strchr(target, '/') && !strchr(target, ':') && strcmp(target, "-") != 0)
-		port_dev = xasprintf("/dev/%s", target);
 	bool is_tty = isatty(STDIN_FILENO);
-	bool color = o.color < 0 ? (isatty(STDOUT_FILENO) && !(getenv("NO_COLOR") && getenv("NO_COLOR")[0]))
-	                         : o.color == 1;
-	if (getenv("NO_COLOR") && getenv("NO_COLOR")[0] && o.color < 0)
-		color = false;
+	bool color = cli_color_on(o.color);
 	if (sock ? session_remote_setup(&s, sock) < 0
 	         : session_local_setup(&s, port_dev ? port_dev : target) < 0)
 		goto out;

@@ -127,6 +127,14 @@ int cli_color_opt(const char *cmd, const char *arg, int *color)
 	return -1;
 }
 
+bool cli_color_on(int color)
+{
+	if (color >= 0)
+		return color == 1;
+	const char *nc = getenv("NO_COLOR");
+	return isatty(STDOUT_FILENO) && !(nc && nc[0]);
+}
+
 int cli_label_opt(const char *cmd, const char *arg, struct kv *out)
 {
 	const char *eq = strchr(arg, '=');

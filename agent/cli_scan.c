@@ -195,9 +195,7 @@ int cli_scan(int argc, char **argv)
 		free(rules);
 		return EXIT_USAGE;
 	}
-	if (color < 0)
-		color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
-	o.color = color == 1 && !o.json;
+	o.color = cli_color_on(color) && !o.json;
 	if (nrules == 0)
 		rules[nrules++] = cli_default_rules();
 

@@ -227,7 +227,7 @@ static int make_sinks(struct watch *w, const struct watch_cfg *cfg, struct sinks
 		    .type = SINK_STDOUT,
 		    .format = w->o->json ? SINK_JSON : SINK_TEXT,
 		    .min_level = (int)w->o->level,
-		    .color = w->o->color < 0 ? (isatty(STDOUT_FILENO) && !getenv("NO_COLOR")) : w->o->color,
+		    .color = cli_color_on(w->o->color),
 		};
 		if (sinks_add(s, &sp, err, sizeof(err)) < 0) {
 			cli_error("watch", "%s", err);

@@ -797,6 +797,11 @@ const char *console_name(const struct console *c)
 	return c->cfg->name;
 }
 
+const char *console_port(const struct console *c)
+{
+	return c->cfg->port;
+}
+
 bool console_connected(const struct console *c)
 {
 	return c->connected;
@@ -836,8 +841,8 @@ int console_break(struct console *c, unsigned ms)
 }
 
 static const char *const op_names[] = {
-    [CONSOLE_OP_SYSRQ] = "sysrq",     [CONSOLE_OP_NMI] = "nmi",           [CONSOLE_OP_DUMP] = "dump",
-    [CONSOLE_OP_RESTART] = "restart", [CONSOLE_OP_CHANNELS] = "channels",
+    [CONSOLE_OP_BREAK] = "break", [CONSOLE_OP_SYSRQ] = "sysrq",     [CONSOLE_OP_NMI] = "nmi",
+    [CONSOLE_OP_DUMP] = "dump",   [CONSOLE_OP_RESTART] = "restart", [CONSOLE_OP_CHANNELS] = "channels",
 };
 
 const char *console_op_name(enum console_op op)
@@ -961,6 +966,17 @@ int console_request(struct console *c, enum console_op op, const char *arg, cons
 	int rc = 0;
 	unsigned ccaps = c->ctl ? control_caps(c->ctl) : 0;
 	switch (op) {
+	case CONSOLE_OP_BREAK:
+		rc = console_break(c, 250);
+		if (rc == -ENOTSUP)
+			snprintf(err, errsz, "this port (%s) has no BREAK", c->cfg->port);
+		else if (rc == -ENOTCONN)
+			snprintf(err, errsz, "the console is not connected");
+		else if (rc < 0)
+			snprintf(err, errsz, "BREAK failed: %s", c->t->err[0] ? c->t->err : strerror(-rc));
+		else
+			req_answer_later(r, true, NULL, NULL);
+		break;
 	case CONSOLE_OP_SYSRQ:
 		if (!arg || strlen(arg) != 1 || (unsigned char)arg[0] < 0x21 ||
 		    (unsigned char)arg[0] > 0x7e) {

@@ -108,6 +108,28 @@ static void put_str(struct json_object *o, const char *key, const char *val)
 		json_object_object_add(o, key, json_text(val, strlen(val)));
 }
 
+const char *json_get_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+bool json_get_bool(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	return o && json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+int64_t json_get_int(struct json_object *o, const char *key, int64_t dflt)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return dflt;
+	return json_object_get_int64(v);
+}
+
 struct json_object *event_machine_info_json(const struct ems_machine_info *mi)
 {
 	struct json_object *o = json_object_new_object();

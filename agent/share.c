@@ -36,7 +36,6 @@
 #define SHARE_READ_CHUNK    16384
 #define SHARE_ACCEPTS       16 /* per wake-up: the others wait their turn */
 #define SHARE_DEFAULT_QUEUE (1024u * 1024u)
-#define SHARE_BREAK_MS      250
 
 struct share_client;
 
@@ -73,7 +72,7 @@ struct share_client {
 struct share {
 	struct loop *loop;
 	struct console *c;
-	char *name, *port, *path;
+	char *path; /* name and port are the console's, which outlives its share */
 	struct share_sock sock;
 	int obs;
 	size_t max_queue;
@@ -349,7 +348,7 @@ static void on_hello(struct share_client *cl, const uint8_t *p, size_t len)
 		client_close(cl, why);
 		return;
 	}
-	bool want_rw = json_object_object_get_ex(o, "rw", &v) && json_object_get_boolean(v);
+	bool want_rw = json_get_bool(o, "rw");
 	size_t replay = s->ring_len;
 	if (json_object_object_get_ex(o, "replay", &v)) {
 		int64_t r = json_object_get_int64(v);
@@ -360,13 +359,13 @@ static void on_hello(struct share_client *cl, const uint8_t *p, size_t len)
 	if (want_rw && share_is_writer(s->writers, s->nwriters, cl->uid, cl->gid, cl->pid)) {
 		cl->rw = true;
 	} else if (want_rw) {
-		cl->ro_reason =
-		    xasprintf("uid %u is not a writer of %s (share.writers)", (unsigned)cl->uid, s->name);
+		cl->ro_reason = xasprintf("uid %u is not a writer of %s (share.writers)", (unsigned)cl->uid,
+		                          console_name(s->c));
 	}
 	struct json_object *h = json_object_new_object();
 	json_object_object_add(h, "proto", json_object_new_int(SHARE_PROTO));
-	json_object_object_add(h, "console", json_object_new_string(s->name));
-	json_object_object_add(h, "port", json_object_new_string(s->port));
+	json_object_object_add(h, "console", json_object_new_string(console_name(s->c)));
+	json_object_object_add(h, "port", json_object_new_string(console_port(s->c)));
 	json_object_object_add(h, "rw", json_object_new_boolean(cl->rw));
 	if (cl->ro_reason)
 		json_object_object_add(h, "rw_refused", json_object_new_string(cl->ro_reason));
@@ -423,18 +422,14 @@ static void on_request_done(void *ctx, bool ok, const char *reason, const char *
 static void on_request(struct share_client *cl, const uint8_t *p, size_t len)
 {
 	struct share *s = cl->s;
-	struct json_object *o = parse_object(p, len), *v;
+	struct json_object *o = parse_object(p, len);
 	if (!o) {
 		put_reply(cl, 0, false, "a request is a JSON object", NULL, 0, NULL);
 		return;
 	}
-	int64_t id = json_object_object_get_ex(o, "id", &v) ? json_object_get_int64(v) : 0;
-	const char *op = json_object_object_get_ex(o, "op", &v) && json_object_is_type(v, json_type_string)
-	                     ? json_object_get_string(v)
-	                     : NULL;
-	const char *arg = json_object_object_get_ex(o, "arg", &v) && json_object_is_type(v, json_type_string)
-	                      ? json_object_get_string(v)
-	                      : NULL;
+	int64_t id = json_get_int(o, "id", 0);
+	const char *op = json_get_str(o, "op");
+	const char *arg = json_get_str(o, "arg");
 	enum console_op cop;
 	char err[256];
 	if (!op) {
@@ -443,14 +438,6 @@ static void on_request(struct share_client *cl, const uint8_t *p, size_t len)
 		struct json_object *st = console_status(s->c);
 		put_reply(cl, id, true, NULL, NULL, 0, st);
 		json_object_put(st);
-	} else if (strcmp(op, "break") == 0) {
-		if (!cl->rw) {
-			put_reply(cl, id, false, "read-only client", NULL, 0, NULL);
-		} else {
-			int rc = console_break(s->c, SHARE_BREAK_MS);
-			put_reply(cl, id, rc == 0, rc == 0 ? NULL : errno_reason(rc, err, sizeof(err)), NULL,
-			          0, NULL);
-		}
 	} else if (console_op_parse(op, &cop) < 0) {
 		snprintf(err, sizeof(err),
 		         "unknown request '%.64s' (status, break, sysrq, nmi, dump, restart, channels)", op);
@@ -579,8 +566,8 @@ static void add_client(struct share *s, int fd)
 {
 	if (s->nclients >= SHARE_MAX_CLIENTS) {
 		char why[160];
-		snprintf(why, sizeof(why), "%s already has %d clients attached; try again later", s->name,
-		         SHARE_MAX_CLIENTS);
+		snprintf(why, sizeof(why), "%s already has %d clients attached; try again later",
+		         console_name(s->c), SHARE_MAX_CLIENTS);
 		s->nrefused++;
 		refuse(fd, why);
 		return;
@@ -626,8 +613,8 @@ static void on_accept(struct loop *l, int fd, unsigned events, void *ctx)
 			return;
 		/* Out of descriptors or memory: the loop is level-triggered, so
 		 * stop listening for a second rather than spin. */
-		fprintf(stderr, "emsagent watch: %s: cannot accept on %s: %s (pausing 1 s)\n", s->name,
-		        s->path, strerror(errno));
+		fprintf(stderr, "emsagent watch: %s: cannot accept on %s: %s (pausing 1 s)\n",
+		        console_name(s->c), s->path, strerror(errno));
 		loop_mod_fd(l, fd, 0);
 		s->accept_timer = loop_timer_in(l, NS_PER_SEC, on_accept_again, s);
 		return;
@@ -706,8 +693,6 @@ static void share_destroy(struct share *s)
 	}
 	free(s->writers);
 	free(s->ring);
-	free(s->name);
-	free(s->port);
 	free(s->path);
 	free(s);
 }
@@ -719,17 +704,13 @@ struct share *share_new(struct loop *l, struct console *c, const struct share_op
 	s->loop = l;
 	s->c = c;
 	s->sock.fd = -1;
-	s->name = xstrdup(console_name(c));
-	struct json_object *st = console_status(c), *v;
-	s->port = xstrdup(json_object_object_get_ex(st, "port", &v) ? json_object_get_string(v) : "");
-	json_object_put(st);
 	s->max_queue = o->max_queue ? o->max_queue : SHARE_DEFAULT_QUEUE;
 	s->ring_cap = o->replay > SHARE_MAX_REPLAY ? SHARE_MAX_REPLAY : o->replay;
 	s->ring = xmalloc(s->ring_cap ? s->ring_cap : 1);
 	const char *dir = o->dir ? o->dir : share_default_dir();
-	s->path = xasprintf("%s/%s.sock", dir, s->name);
+	s->path = xasprintf("%s/%s.sock", dir, console_name(s->c));
 	if (share_writers_resolve(o, &s->writers, &s->nwriters, err, errsz) < 0 ||
-	    share_sock_open(&s->sock, s->name, dir, s->path, o, err, errsz) < 0) {
+	    share_sock_open(&s->sock, console_name(s->c), dir, s->path, o, err, errsz) < 0) {
 		share_destroy(s);
 		return NULL;
 	}
@@ -766,7 +747,7 @@ void share_free(struct share *s, const char *reason)
 		return;
 	char why[160];
 	if (!reason) {
-		snprintf(why, sizeof(why), "the watcher stopped serving %s", s->name);
+		snprintf(why, sizeof(why), "the watcher stopped serving %s", console_name(s->c));
 		reason = why;
 	}
 	while (s->clients) {

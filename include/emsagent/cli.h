@@ -43,6 +43,9 @@ int cli_serial_opt(const char *cmd, const char *opt, const char *arg, struct tra
 /* --color WHEN: *color = 1 always, 0 never, -1 auto; or -1 with the error
  * printed. */
 int cli_color_opt(const char *cmd, const char *arg, int *color);
+/* Whether standard output gets colour for a --color setting: always,
+ * never, or (auto) when it is a terminal and NO_COLOR is unset or empty. */
+bool cli_color_on(int color);
 /* --label K=V into *out (strings allocated); or -1 with the error printed. */
 struct kv;
 int cli_label_opt(const char *cmd, const char *arg, struct kv *out);

@@ -41,6 +41,8 @@ void console_free(struct console *c);
  * share server that serves it to them (design §2, issue 6).
  */
 const char *console_name(const struct console *c);
+/* The port as configured ("/dev/ttyS0", "unix:/run/vm1.sock"). */
+const char *console_port(const struct console *c);
 bool console_connected(const struct console *c);
 
 /* Observers see every byte read from the port (as read, before any
@@ -62,6 +64,7 @@ int console_break(struct console *c, unsigned ms);
 /* What a person may ask for. Dangerous ones (NMI, dump, restart) are asked
  * by a person who confirmed; console text can never ask. */
 enum console_op {
+	CONSOLE_OP_BREAK,    /* BREAK on the line now (250 ms); answered on the next turn */
 	CONSOLE_OP_SYSRQ,    /* arg: the key; the control plane's SysRq, else BREAK + key */
 	CONSOLE_OP_NMI,      /* through the control plane */
 	CONSOLE_OP_DUMP,     /* arg: method or NULL (auto); done when verified or failed */

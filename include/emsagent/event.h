@@ -83,6 +83,12 @@ struct event {
 struct json_object *event_to_json(const struct event *ev);
 /* EMS machine-info's fields that were sent, as a JSON object. */
 struct json_object *event_machine_info_json(const struct ems_machine_info *mi);
+/* Members of a JSON object, for readers of events and replies: the string
+ * at key (NULL when missing or not a string), the boolean (false when
+ * missing), the integer (dflt when missing). o may be NULL. */
+const char *json_get_str(struct json_object *o, const char *key);
+bool json_get_bool(struct json_object *o, const char *key);
+int64_t json_get_int(struct json_object *o, const char *key, int64_t dflt);
 /* One JSON object and a newline. */
 void event_write_json(const struct event *ev, FILE *out);
 /* One or more readable lines; colour when color is true. */
